@@ -1,0 +1,1 @@
+"""The diffusion engine: torch + diffusers only. Never imports Qt (an import-linter contract checks it)."""
