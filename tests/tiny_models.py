@@ -128,3 +128,24 @@ def save_tiny_sd(folder: Path, seed: int = 0, inpainting: bool = False) -> Path:
 def save_tiny_sdxl(folder: Path, seed: int = 0) -> Path:
     tiny_sdxl_pipeline(seed).save_pretrained(folder)
     return folder
+
+
+def loaded_model(pipe, name: str = "tiny", family: str = "sd1"):
+    """A LoadedModel over a pipeline's components (what models.load_model returns for a folder)."""
+    from sdstudio.engine.components import SD_PREVIEW_FACTORS, SDXL_PREVIEW_FACTORS, LoadedModel
+
+    encoders = [pipe.text_encoder] + ([pipe.text_encoder_2] if getattr(pipe, "text_encoder_2", None) else [])
+    tokenizers = [pipe.tokenizer] + ([pipe.tokenizer_2] if getattr(pipe, "tokenizer_2", None) else [])
+    return LoadedModel(
+        name=name,
+        family=family,
+        unet=pipe.unet,
+        vae=pipe.vae,
+        text_encoders=encoders,
+        tokenizers=tokenizers,
+        scheduler_config=dict(pipe.scheduler.config),
+        device=torch.device("cpu"),
+        dtype=torch.float32,
+        preview_factors=SDXL_PREVIEW_FACTORS if family == "sdxl" else SD_PREVIEW_FACTORS,
+        default_size=64,
+    )

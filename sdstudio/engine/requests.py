@@ -11,6 +11,34 @@ from enum import StrEnum
 
 from PIL import Image
 
+from sdstudio.errors import InputError
+
+# Sampler names users know (A1111's spelling). sdstudio.engine.samplers maps each to a diffusers
+# scheduler; the list lives here so that the UI and the CLI can offer it without importing torch.
+SAMPLER_NAMES: tuple[str, ...] = (
+    "Euler",
+    "Euler a",
+    "Heun",
+    "LMS",
+    "DPM++ 2M",
+    "DPM++ 2M Karras",
+    "DPM++ 2M SDE",
+    "DPM++ 2M SDE Karras",
+    "DDIM",
+    "PNDM",
+    "UniPC",
+    "LCM",
+)
+
+
+def canonical_sampler(name: str) -> str:
+    """The canonical spelling of a sampler name, matched case- and space-insensitively."""
+    key = "".join(name.lower().split())
+    for known in SAMPLER_NAMES:
+        if "".join(known.lower().split()) == key:
+            return known
+    raise InputError(f"unknown sampler '{name}'; choose one of: {', '.join(SAMPLER_NAMES)}")
+
 
 class Mode(StrEnum):
     TXT2IMG = "txt2img"
@@ -44,6 +72,26 @@ class GenerationRequest:
         if self.init_image is None:
             return Mode.TXT2IMG
         return Mode.INPAINT if self.mask_image is not None else Mode.IMG2IMG
+
+    def validated(self) -> GenerationRequest:
+        """This request with a canonical sampler name, or InputError saying what to fix."""
+        if self.width <= 0 or self.height <= 0 or self.width % 8 or self.height % 8:
+            raise InputError(f"size {self.width}x{self.height} is not a multiple of 8; try e.g. 512x512")
+        if self.width * self.height > 4096 * 4096:
+            raise InputError(f"size {self.width}x{self.height} is too large; at most 4096x4096")
+        if self.steps < 1 or self.steps > 1000:
+            raise InputError(f"steps must be between 1 and 1000, not {self.steps}")
+        if self.batch_count < 1:
+            raise InputError(f"batch count must be at least 1, not {self.batch_count}")
+        if not 0.0 <= self.cfg_scale <= 100.0:
+            raise InputError(f"CFG scale must be between 0 and 100, not {self.cfg_scale}")
+        if self.init_image is not None and not 0.0 < self.strength <= 1.0:
+            raise InputError(f"strength must be in (0, 1], not {self.strength}")
+        if not 0 <= self.seed < 2**63:
+            raise InputError(f"seed must be between 0 and 2^63-1, not {self.seed}")
+        if self.mask_image is not None and self.init_image is None:
+            raise InputError("a mask needs an image to inpaint")
+        return replace(self, sampler=canonical_sampler(self.sampler))
 
     def with_seed(self, seed: int) -> GenerationRequest:
         return replace(self, seed=seed, batch_count=1)

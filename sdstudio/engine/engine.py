@@ -1,0 +1,216 @@
+"""The engine facade: one object that owns the loaded model and runs jobs on it.
+
+Used by the CLI directly and by the GUI's worker thread. Not thread-safe by design: diffusers
+schedulers and tokenizers keep state, so exactly one thread owns an Engine.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import torch
+from PIL import Image
+
+from sdstudio.engine import inpaint
+from sdstudio.engine.components import LoadedModel
+from sdstudio.engine.conditioning import Conditioning, encode_prompts
+from sdstudio.engine.latents import decode, encode, encode_tensor
+from sdstudio.engine.requests import (
+    GeneratedImage,
+    GenerationRequest,
+    GenerationResult,
+    LoadEvent,
+    Mode,
+    StepEvent,
+)
+from sdstudio.engine.samplers import make_scheduler
+from sdstudio.engine.sampling import LoopState, denoise, initial_noise, preview_callback, schedule
+from sdstudio.errors import InputError
+
+StepListener = Callable[[StepEvent], None]
+LoadListener = Callable[[LoadEvent], None]
+
+
+class Engine:
+    """Loads models on demand (one at a time) and generates images from requests."""
+
+    def __init__(self, device: torch.device | None = None, dtype: torch.dtype | None = None) -> None:
+        self._device = device
+        self._dtype = dtype
+        self._model: LoadedModel | None = None
+        self._model_path: str | None = None
+        self._cond_cache: dict[tuple[str, str], Conditioning] = {}
+
+    @property
+    def model(self) -> LoadedModel | None:
+        return self._model
+
+    @property
+    def device_name(self) -> str:
+        if self._model is None:
+            return str(self._device or "auto")
+        return f"{self._model.device.type} {str(self._model.dtype).removeprefix('torch.')}"
+
+    def models(self) -> list:
+        from sdstudio.engine.models import discover_models
+
+        return discover_models()
+
+    def use(self, model: LoadedModel) -> None:
+        """Make an already-loaded model the current one (scripts, training previews, tests)."""
+        self._model, self._model_path = model, f"<in memory: {model.name}>"
+        self._cond_cache.clear()
+
+    def load(self, model: str = "", on_load: LoadListener | None = None) -> LoadedModel:
+        """The model named, loading it unless it is the current one. "" means the current model,
+        or the default one (the built-in model) when none is loaded yet."""
+        if not model and self._model is not None:
+            return self._model
+        from sdstudio.engine.models import load_model, resolve_model
+
+        info = resolve_model(model)
+        key = str(info.path.resolve())
+        if self._model is not None and self._model_path == key:
+            return self._model
+        self._model = None  # free the old model's memory before loading the new one
+        self._cond_cache.clear()
+        self._model = load_model(info, self._device, self._dtype, on_progress=on_load)
+        self._model_path = key
+        return self._model
+
+    def conditioning(self, prompt: str, negative: str) -> Conditioning:
+        """Prompt embeddings, cached: re-running a prompt (new seed, new sampler) skips CLIP."""
+        key = (prompt, negative)
+        if key not in self._cond_cache:
+            if len(self._cond_cache) >= 8:
+                self._cond_cache.pop(next(iter(self._cond_cache)))
+            self._cond_cache[key] = encode_prompts(self._model, prompt, negative)
+        return self._cond_cache[key]
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        on_step: StepListener | None = None,
+        cancel: threading.Event | None = None,
+        on_load: LoadListener | None = None,
+    ) -> GenerationResult:
+        """Run a job: `batch_count` images with seeds seed, seed+1, ...; raises Cancelled if cancelled."""
+        request = request.validated()
+        started = time.perf_counter()
+        model = self.load(request.model, on_load)
+        cond = self.conditioning(request.prompt, request.negative_prompt)
+        images = []
+        for index in range(request.batch_count):
+            single = request.with_seed(request.seed + index)
+            image_started = time.perf_counter()
+            image, trajectory = self._generate_one(model, single, cond, index, started, on_step, cancel)
+            images.append(
+                GeneratedImage(
+                    image=image,
+                    seed=single.seed,
+                    request=single,
+                    model_name=model.name,
+                    elapsed=time.perf_counter() - image_started,
+                    trajectory=trajectory,
+                )
+            )
+        return GenerationResult(images=images, elapsed=time.perf_counter() - started, device=self.device_name)
+
+    def _generate_one(
+        self,
+        model: LoadedModel,
+        request: GenerationRequest,
+        cond: Conditioning,
+        index: int,
+        started: float,
+        on_step: StepListener | None,
+        cancel: threading.Event | None,
+    ) -> tuple[Image.Image, list[torch.Tensor]]:
+        size = (request.width, request.height)
+        generator = torch.Generator("cpu").manual_seed(request.seed)
+        scheduler = make_scheduler(request.sampler, model.scheduler_config)
+        state, init_image = self._prepare(model, request, scheduler, generator)
+
+        callback = None
+        if on_step is not None:
+
+            def emit(step: int, total: int, elapsed: float, preview: object) -> None:
+                on_step(StepEvent(index, step, total, elapsed, preview))
+
+            callback = preview_callback(model, size, started, emit, request.previews)
+        latents = denoise(
+            model, scheduler, cond, state, request.cfg_scale, size, generator, callback, cancel, request.keep_trajectory
+        )
+        image = decode(model.vae, latents)[0]
+        if request.mode is Mode.INPAINT:
+            image = inpaint.paste_back(init_image, image, self._sized_mask(request), request.mask_feather)
+        return image, state.trajectory
+
+    def _prepare(
+        self, model: LoadedModel, request: GenerationRequest, scheduler, generator: torch.Generator
+    ) -> tuple[LoopState, Image.Image | None]:
+        """Starting latents and timesteps for the request's mode."""
+        noise = initial_noise(model, request.width, request.height, generator)
+        mode = request.mode
+        if mode is Mode.INPAINT and model.is_inpainting:
+            return self._prepare_inpainting_model(model, request, scheduler, noise)
+        if mode is Mode.TXT2IMG:
+            if model.is_inpainting:
+                raise InputError(f"'{model.name}' is an inpainting model: give it an image and a mask")
+            timesteps, _ = schedule(scheduler, request.steps, 1.0, model.device)
+            return LoopState(noise * scheduler.init_noise_sigma, timesteps), None
+
+        init_image = self._sized_image(request)
+        init_latent = encode(model.vae, init_image).to(model.dtype)
+        timesteps, _ = schedule(scheduler, request.steps, request.strength, model.device)
+        if request.strength >= 1.0:
+            latents = noise * scheduler.init_noise_sigma
+        else:
+            latents = scheduler.add_noise(init_latent, noise, timesteps[:1])
+        state = LoopState(latents, timesteps)
+        if mode is Mode.INPAINT:
+            state.init_latent, state.noise = init_latent, noise
+            state.mask = inpaint.latent_mask(self._sized_mask(request), tuple(noise.shape[-2:])).to(
+                model.device, model.dtype
+            )
+        return state, init_image
+
+    def _prepare_inpainting_model(
+        self, model: LoadedModel, request: GenerationRequest, scheduler, noise: torch.Tensor
+    ) -> tuple[LoopState, Image.Image]:
+        """9-channel models: extra input = [mask, latent of the masked image] (Rombach et al. 2022)."""
+        init_image, mask = self._sized_image(request), self._sized_mask(request)
+        timesteps, _ = schedule(scheduler, request.steps, request.strength, model.device)
+        masked_latent = encode_tensor(model.vae, inpaint.masked_image(init_image, mask)).to(model.dtype)
+        latent_mask = inpaint.latent_mask(mask, tuple(noise.shape[-2:])).to(model.device, model.dtype)
+        if request.strength >= 1.0:
+            latents = noise * scheduler.init_noise_sigma
+        else:
+            latents = scheduler.add_noise(encode(model.vae, init_image).to(model.dtype), noise, timesteps[:1])
+        state = LoopState(latents, timesteps, extra_channels=torch.cat([latent_mask, masked_latent], dim=1))
+        return state, init_image
+
+    @staticmethod
+    def _sized_image(request: GenerationRequest) -> Image.Image:
+        image = request.init_image.convert("RGB")
+        if image.size != (request.width, request.height):
+            image = image.resize((request.width, request.height), Image.Resampling.LANCZOS)
+        return image
+
+    @staticmethod
+    def _sized_mask(request: GenerationRequest) -> Image.Image:
+        mask = request.mask_image.convert("L")
+        if mask.size != (request.width, request.height):
+            mask = mask.resize((request.width, request.height), Image.Resampling.BILINEAR)
+        return mask
+
+    def encode_image(self, image: Image.Image, model: str = "") -> torch.Tensor:
+        """An image's VAE latent with the given (or current) model."""
+        loaded = self.load(model)
+        return encode(loaded.vae, image.convert("RGB")).to(loaded.dtype)
+
+    def decode_latents(self, latents: torch.Tensor, model: str = "") -> list[Image.Image]:
+        return decode(self.load(model).vae, latents)
+
