@@ -139,7 +139,7 @@ class Engine:
             def emit(step: int, total: int, elapsed: float, preview: object) -> None:
                 on_step(StepEvent(index, step, total, elapsed, preview))
 
-            callback = preview_callback(model, size, started, emit, request.previews)
+            callback = preview_callback(model, started, emit, request.previews)
         latents = denoise(
             model, scheduler, cond, state, request.cfg_scale, size, generator, callback, cancel, request.keep_trajectory
         )

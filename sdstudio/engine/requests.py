@@ -105,7 +105,7 @@ class StepEvent:
     step: int  # 1-based step just finished
     total_steps: int
     elapsed: float  # seconds since the job started
-    preview: Image.Image | None = field(default=None, repr=False, compare=False)
+    preview: Image.Image | None = field(default=None, repr=False, compare=False)  # latent-sized: scale to show
 
 
 @dataclass(frozen=True)

@@ -146,17 +146,19 @@ def _keep_known_region(
 
 def preview_callback(
     model: LoadedModel,
-    size: tuple[int, int],
     started: float,
     emit: Callable[[int, int, float, object], None],
     with_previews: bool,
 ) -> StepCallback:
-    """Adapts the loop's (step, total, x0) to an event with a cheap preview image."""
+    """Adapts the loop's (step, total, x0) to an event with a cheap preview image.
+
+    Previews stay at latent resolution (1/8 of the image): scaling is the viewer's job, done
+    only for the frames actually shown, never in the loop."""
 
     def on_step(step: int, total: int, x0: torch.Tensor | None) -> None:
         preview = None
         if with_previews and x0 is not None:
-            preview = preview_image(x0[0], model.preview_factors, size)
+            preview = preview_image(x0[0], model.preview_factors)
         emit(step, total, time.perf_counter() - started, preview)
 
     return on_step

@@ -26,7 +26,7 @@ def test_every_step_sends_an_event_with_a_preview(sd_engine):
     result = sd_engine.generate(request(steps=7), on_step=events.append)
     assert [e.step for e in events] == list(range(1, 8))
     assert all(e.total_steps == 7 and e.image_index == 0 for e in events)
-    assert all(e.preview is not None and e.preview.size == (64, 64) for e in events)
+    assert all(e.preview is not None and e.preview.size == (32, 32) for e in events)  # latent size
     assert [e.elapsed for e in events] == sorted(e.elapsed for e in events)
     # Previews show the denoised estimate, so they change as the image forms.
     assert np.abs(pixels(events[0].preview) - pixels(events[-1].preview)).max() > 0

@@ -1,0 +1,20 @@
+"""Entry point: `sdstudio` alone opens the app; `sdstudio COMMAND ...` runs the CLI."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        from sdstudio.app import run_app
+
+        return run_app()
+    from sdstudio.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
