@@ -12,9 +12,9 @@ Two folders: `clip` (SD 1.x / SDXL tokenizer 1, pads with <|endoftext|>) and `cl
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import sys
-import importlib.util
 from pathlib import Path
 
 
@@ -28,7 +28,7 @@ def bytes_to_unicode() -> dict[int, str]:
             bs.append(b)
             cs.append(256 + n)
             n += 1
-    return dict(zip(bs, map(chr, cs)))
+    return dict(zip(bs, map(chr, cs), strict=True))
 
 
 def build(out_root: Path) -> None:

@@ -84,7 +84,8 @@ def vae_to_ldm(state: dict[str, torch.Tensor], config) -> dict[str, torch.Tensor
                   (f"{coder}.mid_block.resnets.1.", f"{coder}.mid.block_2."),
                   (f"{coder}.mid_block.attentions.0.", f"{coder}.mid.attn_1."),
                   (f"{coder}.conv_norm_out.", f"{coder}.norm_out.")]
-    attention = [("group_norm.", "norm."), ("to_q.", "q."), ("to_k.", "k."), ("to_v.", "v."), ("to_out.0.", "proj_out.")]
+    attention = [("group_norm.", "norm."), ("to_q.", "q."), ("to_k.", "k."), ("to_v.", "v."),
+                 ("to_out.0.", "proj_out.")]
     converted = {}
     for key, value in state.items():
         new = key

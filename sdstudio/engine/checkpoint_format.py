@@ -61,7 +61,7 @@ def read_shapes(path: Path) -> dict[str, Shape]:
     if path.suffix.lower() == ".safetensors":
         try:
             with safe_open(str(path), framework="pt") as handle:
-                return {key: Shape(tuple(handle.get_slice(key).get_shape())) for key in handle.keys()}
+                return {key: Shape(tuple(handle.get_slice(key).get_shape())) for key in handle.keys()}  # noqa: SIM118
         except (SafetensorError, OSError, ValueError) as error:
             raise ModelError(f"'{path.name}' is not a readable .safetensors file ({error}); is it complete?") from error
     state = load_pickle_safely(path)

@@ -97,7 +97,8 @@ def resolve_model(name_or_path: str | Path = "", extra_dirs: list[Path] | None =
         info = describe(path)
         if info is None:
             raise ModelError(
-                f"'{text}' is not a model: expected a .safetensors/.ckpt file or a diffusers folder with model_index.json"
+                f"'{text}' is not a model: expected a .safetensors/.ckpt file "
+                "or a diffusers folder with model_index.json"
             )
         return info
     models = discover_models(extra_dirs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from PIL import Image
@@ -31,6 +32,24 @@ from sdstudio.errors import InputError
 
 StepListener = Callable[[StepEvent], None]
 LoadListener = Callable[[LoadEvent], None]
+
+
+@dataclass
+class Start:
+    """Where a generation starts when it is not simply "noise from the seed": latent exploration.
+
+    noise: replaces the seed's initial noise (seed walks slerp between two seeds' noises).
+    cond: replaces the prompt's embeddings (prompt walks lerp between two prompts').
+    init_latent: img2img from a latent rather than an image, at `request.strength` (refined
+        interpolation denoises an in-between latent so it looks like an image, not a cross-fade).
+    resume_latent/resume_step: continue a kept trajectory after step k ("branch from here").
+    """
+
+    noise: torch.Tensor | None = None
+    cond: Conditioning | None = None
+    init_latent: torch.Tensor | None = None
+    resume_latent: torch.Tensor | None = None
+    resume_step: int = 0
 
 
 class Engine:
@@ -95,17 +114,19 @@ class Engine:
         on_step: StepListener | None = None,
         cancel: threading.Event | None = None,
         on_load: LoadListener | None = None,
+        start: Start | None = None,
     ) -> GenerationResult:
         """Run a job: `batch_count` images with seeds seed, seed+1, ...; raises Cancelled if cancelled."""
         request = request.validated()
         started = time.perf_counter()
         model = self.load(request.model, on_load)
-        cond = self.conditioning(request.prompt, request.negative_prompt)
+        start = start or Start()
+        cond = start.cond or self.conditioning(request.prompt, request.negative_prompt)
         images = []
         for index in range(request.batch_count):
             single = request.with_seed(request.seed + index)
             image_started = time.perf_counter()
-            image, trajectory = self._generate_one(model, single, cond, index, started, on_step, cancel)
+            image, state = self._generate_one(model, single, cond, index, started, on_step, cancel, start)
             images.append(
                 GeneratedImage(
                     image=image,
@@ -113,7 +134,8 @@ class Engine:
                     request=single,
                     model_name=model.name,
                     elapsed=time.perf_counter() - image_started,
-                    trajectory=trajectory,
+                    trajectory=state.trajectory,
+                    denoised=state.denoised,
                 )
             )
         return GenerationResult(images=images, elapsed=time.perf_counter() - started, device=self.device_name)
@@ -127,11 +149,12 @@ class Engine:
         started: float,
         on_step: StepListener | None,
         cancel: threading.Event | None,
-    ) -> tuple[Image.Image, list[torch.Tensor]]:
+        start: Start,
+    ) -> tuple[Image.Image, LoopState]:
         size = (request.width, request.height)
         generator = torch.Generator("cpu").manual_seed(request.seed)
         scheduler = make_scheduler(request.sampler, model.scheduler_config)
-        state, init_image = self._prepare(model, request, scheduler, generator)
+        state, init_image = self._prepare(model, request, scheduler, generator, start)
 
         callback = None
         if on_step is not None:
@@ -146,13 +169,23 @@ class Engine:
         image = decode(model.vae, latents)[0]
         if request.mode is Mode.INPAINT:
             image = inpaint.paste_back(init_image, image, self._sized_mask(request), request.mask_feather)
-        return image, state.trajectory
+        return image, state
 
     def _prepare(
-        self, model: LoadedModel, request: GenerationRequest, scheduler, generator: torch.Generator
+        self, model: LoadedModel, request: GenerationRequest, scheduler, generator: torch.Generator, start: Start
     ) -> tuple[LoopState, Image.Image | None]:
-        """Starting latents and timesteps for the request's mode."""
+        """Starting latents and timesteps for the request's mode (or the exploration's start)."""
         noise = initial_noise(model, request.width, request.height, generator)
+        if start.noise is not None:
+            noise = start.noise.to(model.device, model.dtype)
+        if start.resume_latent is not None:
+            return self._prepare_resume(model, request, scheduler, start), None
+        if start.init_latent is not None:
+            timesteps, _ = schedule(scheduler, request.steps, request.strength, model.device)
+            latent = start.init_latent.to(model.device, model.dtype)
+            if request.strength < 1.0:
+                return LoopState(scheduler.add_noise(latent, noise, timesteps[:1]), timesteps), None
+            return LoopState(noise * scheduler.init_noise_sigma, timesteps), None
         mode = request.mode
         if mode is Mode.INPAINT and model.is_inpainting:
             return self._prepare_inpainting_model(model, request, scheduler, noise)
@@ -191,6 +224,17 @@ class Engine:
             latents = scheduler.add_noise(encode(model.vae, init_image).to(model.dtype), noise, timesteps[:1])
         state = LoopState(latents, timesteps, extra_channels=torch.cat([latent_mask, masked_latent], dim=1))
         return state, init_image
+
+    @staticmethod
+    def _prepare_resume(model: LoadedModel, request: GenerationRequest, scheduler, start: Start) -> LoopState:
+        """The rest of a schedule after step k, from the latent the loop had then."""
+        scheduler.set_timesteps(request.steps, device=model.device)
+        begin = start.resume_step * scheduler.order
+        if not 0 < start.resume_step < request.steps:
+            raise InputError(f"can only branch after step 1..{request.steps - 1}, not {start.resume_step}")
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(begin)
+        return LoopState(start.resume_latent.to(model.device, model.dtype), scheduler.timesteps[begin:])
 
     @staticmethod
     def _sized_image(request: GenerationRequest) -> Image.Image:

@@ -65,15 +65,18 @@ def _load_folder(info: ModelInfo, dtype: torch.dtype, report: Callable[[str, flo
     folder = info.path
     for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
         if not (folder / part).is_dir():
-            raise ModelError(f"model folder '{folder.name}' has no '{part}/' subfolder; is it a complete diffusers model?")
+            raise ModelError(
+                f"model folder '{folder.name}' has no '{part}/' subfolder; is it a complete diffusers model?"
+            )
     variant = _variant(folder / "unet")
     report("loading unet", 0.1)
     unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", torch_dtype=dtype, variant=variant)
     report("loading vae", 0.5)
     vae = AutoencoderKL.from_pretrained(folder, subfolder="vae", torch_dtype=dtype, variant=_variant(folder / "vae"))
     report("loading text encoder", 0.6)
+    encoder_variant = _variant(folder / "text_encoder")
     encoders: list[CLIPTextModel | CLIPTextModelWithProjection] = [
-        CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", dtype=dtype, variant=_variant(folder / "text_encoder"))
+        CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", dtype=dtype, variant=encoder_variant)
     ]
     tokenizers = [CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer")]
     if (folder / "text_encoder_2").is_dir():

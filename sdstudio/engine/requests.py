@@ -125,6 +125,7 @@ class GeneratedImage:
     model_name: str
     elapsed: float
     trajectory: list = field(default_factory=list, repr=False)  # per-step latents, if asked for
+    denoised: list = field(default_factory=list, repr=False)  # per-step x0 estimates, with the trajectory
 
 
 @dataclass

@@ -37,7 +37,8 @@ class LoopState:
     noise: torch.Tensor | None = None
     mask: torch.Tensor | None = None
     extra_channels: torch.Tensor | None = None
-    trajectory: list[torch.Tensor] = field(default_factory=list)
+    trajectory: list[torch.Tensor] = field(default_factory=list)  # latents after each step
+    denoised: list[torch.Tensor] = field(default_factory=list)  # the model's x0 estimate at each step
 
 
 def schedule(scheduler: SchedulerMixin, steps: int, strength: float, device: torch.device) -> tuple[torch.Tensor, int]:
@@ -122,13 +123,14 @@ def denoise(
             noise_uncond, noise_text = noise_pred.chunk(2)
             noise_pred = noise_uncond + cfg_scale * (noise_text - noise_uncond)
         x0 = None
-        if on_step is not None:
+        if on_step is not None or keep_trajectory:
             x0 = predicted_x0(noise_pred, model_input[:1], _alpha_bar(scheduler, t), model.prediction_type)
         latents = scheduler.step(noise_pred, t, latents, return_dict=False, **step_kwargs)[0]
         if state.mask is not None:
             latents = _keep_known_region(scheduler, state, latents, timesteps, i)
         if keep_trajectory:
             state.trajectory.append(latents.detach().to("cpu", torch.float32).clone())
+            state.denoised.append(x0.detach().to("cpu", torch.float32).clone())
         if on_step is not None:
             on_step(i + 1, total, x0)
     return latents

@@ -1,5 +1,6 @@
 """Finding and loading models the way users have them: folders, single files, refusals."""
 
+import json
 import os
 import pickle
 from pathlib import Path
@@ -79,9 +80,8 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path):
 def test_folder_model_loads_and_generates_with_its_own_settings(tmp_path):
     folder = save_tiny_sd(tmp_path / "custom")
     factors = [[0.1, 0.2, 0.3], [0.0, 0.1, 0.0], [0.2, 0.0, 0.1], [0.0, 0.0, 0.5]]
-    (folder / "sdstudio.json").write_text(
-        '{"name": "Custom", "default_size": 64, "latent_rgb_factors": %s, "latent_rgb_bias": [0.1, 0, 0]}' % factors
-    )
+    settings = {"name": "Custom", "default_size": 64, "latent_rgb_factors": factors, "latent_rgb_bias": [0.1, 0, 0]}
+    (folder / "sdstudio.json").write_text(json.dumps(settings))
     events = []
     model = load_model(resolve_model(str(folder)), on_progress=events.append)
     assert model.name == "Custom" and model.default_size == 64

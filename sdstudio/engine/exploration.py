@@ -1,0 +1,229 @@
+"""Seeing and steering the latent space: blends of VAE latents, walks, and trajectory branches.
+
+Everything here runs on the engine thread over an `Engine`; results are PIL images so that the
+UI needs no torch. Latents of the images being explored are cached (per model and size), so a
+slider or a pad only pays for the blend and the decode.
+
+Which interpolation by default: **slerp**. Two clean VAE latents of different images are nearly
+uncorrelated, so lerp's midpoint has a smaller norm (about 0.7x at t=0.5), which the VAE decodes
+as a washed-out, low-contrast ghost of both. Our slerp interpolates the direction on the sphere
+and the norm linearly, so in-between frames keep the contrast of real images; lerp stays on offer
+as the honest cross-fade. For Gaussian noise (seed walks) slerp is the only right choice: a
+shrunken noise reads as "less noise" to the denoiser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import torch
+from PIL import Image
+
+from sdstudio.engine.conditioning import Conditioning
+from sdstudio.engine.engine import Engine, Start
+from sdstudio.engine.interpolation import fit_image
+from sdstudio.engine.latents import decode, encode, lerp, slerp
+from sdstudio.engine.previews import preview_image
+from sdstudio.engine.requests import GeneratedImage, GenerationRequest, Mode
+from sdstudio.engine.sampling import initial_noise
+from sdstudio.errors import Cancelled, InputError
+
+FrameListener = Callable[[int, int, Image.Image], None]  # (frame index 1-based, total, image)
+INTERPOLATION_MODES = ("slerp", "lerp")
+
+
+def blend(a: torch.Tensor, b: torch.Tensor, t: float, mode: str = "slerp") -> torch.Tensor:
+    if mode not in INTERPOLATION_MODES:
+        raise InputError(f"unknown interpolation mode '{mode}'; use slerp or lerp")
+    return slerp(a, b, t) if mode == "slerp" else lerp(a, b, t)
+
+
+def plane_weights(x: float, y: float, corners: int) -> list[float]:
+    """Weights of the corner images at point (x, y) of the unit pad.
+
+    4 corners (top-left, top-right, bottom-left, bottom-right): bilinear weights.
+    3 corners (top-left, top-right, bottom-centre): barycentric weights of the triangle, with the
+    point clamped into it, so every point of the pad shows a convex blend."""
+    x, y = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
+    if corners == 4:
+        return [(1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y]
+    if corners != 3:
+        raise InputError("a latent plane needs 3 or 4 images")
+    w_bottom = y
+    remaining = 1.0 - y
+    w_right = min(max(x - 0.5 * y, 0.0), remaining)
+    return [remaining - w_right, w_right, w_bottom]
+
+
+def weighted_blend(latents: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+    """A convex blend of several latents, its norm set to the blend of their norms (see slerp)."""
+    mix = sum(w * latent.float() for w, latent in zip(weights, latents, strict=True))
+    target_norm = sum(w * latent.float().norm() for w, latent in zip(weights, latents, strict=True))
+    norm = mix.norm()
+    if norm > 0:
+        mix = mix * (target_norm / norm)
+    return mix.to(latents[0].dtype)
+
+
+class LatentCache:
+    """VAE latents of images, keyed by model, pixels and size: encoding is the slow part."""
+
+    def __init__(self, capacity: int = 32) -> None:
+        self._items: OrderedDict[tuple[str, str, tuple[int, int]], torch.Tensor] = OrderedDict()
+        self._capacity = capacity
+
+    def latent(self, engine: Engine, image: Image.Image, size: tuple[int, int], model: str = "") -> torch.Tensor:
+        loaded = engine.load(model)
+        fitted = fit_image(image, size)
+        key = (loaded.source or loaded.name, hashlib.sha1(fitted.tobytes()).hexdigest(), size)
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        latent = encode(loaded.vae, fitted).to(loaded.dtype)
+        self._items[key] = latent
+        if len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+        return latent
+
+
+def cheap_decode(engine: Engine, latent: torch.Tensor) -> Image.Image:
+    """Latent-sized RGB through the model's preview factors: microseconds, for dragging."""
+    return preview_image(latent[0], engine.load().preview_factors)
+
+
+def full_decode(engine: Engine, latent: torch.Tensor) -> Image.Image:
+    return decode(engine.load().vae, latent)[0]
+
+
+def refine(engine: Engine, latent: torch.Tensor, request: GenerationRequest) -> Image.Image:
+    """An in-between latent made into an image: img2img from the latent at `request.strength`."""
+    if request.strength <= 0:
+        return full_decode(engine, latent)
+    plain = replace(request, init_image=None, mask_image=None, batch_count=1, previews=False)
+    return engine.generate(plain, start=Start(init_latent=latent)).images[0].image
+
+
+def interpolation_frames(
+    engine: Engine,
+    latent_a: torch.Tensor,
+    latent_b: torch.Tensor,
+    frames: int,
+    mode: str = "slerp",
+    refine_request: GenerationRequest | None = None,
+    on_frame: FrameListener | None = None,
+    cancel: threading.Event | None = None,
+) -> list[Image.Image]:
+    """A walk from A to B. With `refine_request` every frame is refined with the same seed and
+    prompt, so neighbouring frames stay close (the walk stays smooth)."""
+    if frames < 2:
+        raise InputError(f"a walk needs at least 2 frames, not {frames}")
+    images = []
+    for index in range(frames):
+        _check(cancel)
+        latent = blend(latent_a, latent_b, index / (frames - 1), mode)
+        image = refine(engine, latent, refine_request) if refine_request else full_decode(engine, latent)
+        images.append(image)
+        if on_frame is not None:
+            on_frame(index + 1, frames, image)
+    return images
+
+
+def lerp_conditioning(a: Conditioning, b: Conditioning, t: float) -> Conditioning:
+    """Prompt embeddings blended linearly (they are not Gaussian; lerp is what CLIP space affords)."""
+
+    def mix(x: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor | None:
+        return None if x is None or y is None else lerp(x, y, t)
+
+    return Conditioning(mix(a.prompt, b.prompt), mix(a.negative, b.negative), mix(a.pooled, b.pooled),
+                        mix(a.negative_pooled, b.negative_pooled))
+
+
+def seed_noise(engine: Engine, request: GenerationRequest, seed: int) -> torch.Tensor:
+    model = engine.load(request.model)
+    return initial_noise(model, request.width, request.height, torch.Generator("cpu").manual_seed(seed))
+
+
+def seed_prompt_walk(
+    engine: Engine,
+    start_request: GenerationRequest,
+    end_request: GenerationRequest,
+    frames: int,
+    on_frame: FrameListener | None = None,
+    cancel: threading.Event | None = None,
+) -> list[Image.Image]:
+    """Frames between two generations: initial noise slerped between their seeds, prompt
+    embeddings lerped between their prompts; sampler, steps, CFG and size from the start."""
+    if frames < 2:
+        raise InputError(f"a walk needs at least 2 frames, not {frames}")
+    request = replace(start_request.validated(), init_image=None, mask_image=None, batch_count=1, previews=False)
+    engine.load(request.model)
+    noise_a, noise_b = seed_noise(engine, request, start_request.seed), seed_noise(engine, request, end_request.seed)
+    cond_a = engine.conditioning(start_request.prompt, start_request.negative_prompt)
+    cond_b = engine.conditioning(end_request.prompt, end_request.negative_prompt)
+    images = []
+    for index in range(frames):
+        _check(cancel)
+        t = index / (frames - 1)
+        start = Start(noise=slerp(noise_a, noise_b, t), cond=lerp_conditioning(cond_a, cond_b, t))
+        image = engine.generate(request, cancel=cancel, start=start).images[0].image
+        images.append(image)
+        if on_frame is not None:
+            on_frame(index + 1, frames, image)
+    return images
+
+
+def branch(
+    engine: Engine,
+    generated: GeneratedImage,
+    step: int,
+    prompt: str | None = None,
+    seed: int | None = None,
+    on_step=None,
+    cancel: threading.Event | None = None,
+) -> GeneratedImage:
+    """Resume the denoising of `generated` after step k with a changed prompt and/or seed.
+
+    Same seed: the loop continues from the exact latent it had after step k (same prompt -> the
+    same image again). New seed: the model's clean estimate at step k is re-noised with the new
+    seed's noise to the same level, so what was settled by step k stays and the rest is re-rolled."""
+    original = generated.request
+    if original.mode is Mode.INPAINT:
+        raise InputError("branching works on txt2img and img2img results, not inpaintings")
+    if not generated.trajectory:
+        raise InputError("this image has no kept trajectory; generate it again with the trajectory kept")
+    steps_run = len(generated.trajectory)
+    if not 1 <= step < steps_run:
+        raise InputError(f"branch after a step from 1 to {steps_run - 1}, not {step}")
+    skipped = original.steps - steps_run  # img2img runs only the last `strength` part of the schedule
+    request = replace(original, prompt=original.prompt if prompt is None else prompt,
+                      seed=original.seed if seed is None else seed,
+                      init_image=None, mask_image=None, batch_count=1, keep_trajectory=True)
+    latent = generated.trajectory[step - 1]
+    if request.seed != original.seed:
+        latent = _renoise(engine, request, generated.denoised[step - 1], skipped + step)
+    result = engine.generate(request, on_step=on_step, cancel=cancel,
+                             start=Start(resume_latent=latent, resume_step=skipped + step))
+    return result.images[0]
+
+
+def _renoise(engine: Engine, request: GenerationRequest, x0: torch.Tensor, resume_step: int) -> torch.Tensor:
+    """x0 noised to the level the loop is at before step `resume_step`+1, with the request's seed."""
+    from sdstudio.engine.samplers import make_scheduler
+
+    model = engine.load(request.model)
+    scheduler = make_scheduler(request.sampler, model.scheduler_config)
+    scheduler.set_timesteps(request.steps, device=model.device)
+    timestep = scheduler.timesteps[resume_step * scheduler.order : resume_step * scheduler.order + 1]
+    noise = seed_noise(engine, request, request.seed)
+    if hasattr(scheduler, "set_begin_index"):
+        scheduler.set_begin_index(resume_step * scheduler.order)
+    return scheduler.add_noise(x0.to(model.device, model.dtype), noise, timestep)
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled()
