@@ -43,14 +43,23 @@ def write_animation(frames: Sequence[Image.Image], path: Path, fps: float = 12.0
 
 
 def _write_mp4(frames: Sequence[Image.Image], path: Path, fps: float) -> None:
-    import imageio.v3 as iio
+    """H.264 through the ffmpeg binary inside the imageio-ffmpeg wheel; yuv420p plays everywhere
+    but needs even sides, so odd sizes are padded by repeating the edge."""
+    import imageio_ffmpeg
 
-    # H.264 with yuv420p needs even sides and plays everywhere; pad by edge-repeat if needed.
     arrays = [np.asarray(frame) for frame in frames]
     height, width = arrays[0].shape[:2]
     pad = ((0, height % 2), (0, width % 2), (0, 0))
-    arrays = [np.pad(a, pad, mode="edge") for a in arrays]
-    iio.imwrite(path, np.stack(arrays), extension=".mp4", fps=fps, codec="libx264", pixelformat="yuv420p")
+    writer = imageio_ffmpeg.write_frames(
+        str(path), (width + width % 2, height + height % 2), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+        macro_block_size=1, output_params=["-f", "mp4"],
+    )
+    writer.send(None)  # start ffmpeg
+    try:
+        for array in arrays:
+            writer.send(np.ascontiguousarray(np.pad(array, pad, mode="edge")))
+    finally:
+        writer.close()
 
 
 def write_frames(frames: Sequence[Image.Image], folder: Path, prefix: str = "frame") -> list[Path]:
