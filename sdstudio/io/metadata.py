@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -148,10 +149,8 @@ class ParsedParameters:
         changes: dict[str, Any] = {"prompt": self.prompt, "negative_prompt": self.negative_prompt}
         sampler = self.sampler
         if sampler:
-            try:
+            with suppress(InputError):
                 changes["sampler"] = canonical_sampler(sampler)
-            except InputError:
-                pass
         for name, value in (("steps", self.steps), ("cfg_scale", self.cfg_scale), ("seed", self.seed),
                             ("width", self.width), ("height", self.height), ("strength", self.strength)):
             if value is not None:
