@@ -17,6 +17,7 @@ RESNET = [("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("norm2", "out_lay
           ("time_emb_proj", "emb_layers.1"), ("conv_shortcut", "skip_connection")]
 UNET_TOP = {
     "time_embedding.linear_1": "time_embed.0", "time_embedding.linear_2": "time_embed.2",
+    "add_embedding.linear_1": "label_emb.0.0", "add_embedding.linear_2": "label_emb.0.2",
     "conv_in": "input_blocks.0.0", "conv_norm_out": "out.0", "conv_out": "out.2",
 }
 
@@ -105,12 +106,54 @@ def vae_to_ldm(state: dict[str, torch.Tensor], config) -> dict[str, torch.Tensor
     return converted
 
 
-def save_ldm_checkpoint(pipe, path: Path, dtype: torch.dtype = torch.float16) -> Path:
-    """An SD 1.x pipeline -> one `.safetensors` file as CompVis/A1111 checkpoints are laid out."""
+def clip_to_ldm(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """OpenAI CLIP text encoder (SD 1.x, SDXL's first): the transformers names under a prefix."""
+    return {prefix + "text_model." + key.removeprefix("text_model."): value for key, value in state.items()}
+
+
+OPEN_CLIP_LAYER = [("self_attn.out_proj.", "attn.out_proj."), ("layer_norm1.", "ln_1."), ("layer_norm2.", "ln_2."),
+                   ("mlp.fc1.", "mlp.c_fc."), ("mlp.fc2.", "mlp.c_proj.")]
+
+
+def open_clip_to_ldm(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """OpenCLIP text encoder (SD 2.x, SDXL's second): fused q/k/v `in_proj`, a transposed projection."""
+    state = {key.removeprefix("text_model."): value for key, value in state.items()}
+    converted = {
+        prefix + "token_embedding.weight": state.pop("embeddings.token_embedding.weight"),
+        prefix + "positional_embedding": state.pop("embeddings.position_embedding.weight"),
+        prefix + "ln_final.weight": state.pop("final_layer_norm.weight"),
+        prefix + "ln_final.bias": state.pop("final_layer_norm.bias"),
+    }
+    if "text_projection.weight" in state:
+        converted[prefix + "text_projection"] = state.pop("text_projection.weight").T
+    layers = sorted({int(key.split(".")[2]) for key in state if key.startswith("encoder.layers.")})
+    for i in layers:
+        source, target = f"encoder.layers.{i}.", f"{prefix}transformer.resblocks.{i}."
+        for kind in ("weight", "bias"):
+            parts = [state.pop(f"{source}self_attn.{name}_proj.{kind}") for name in ("q", "k", "v")]
+            converted[f"{target}attn.in_proj_{kind}"] = torch.cat(parts)
+        for key in [k for k in state if k.startswith(source)]:
+            rest = key[len(source):]
+            for diffusers_part, ldm_part in OPEN_CLIP_LAYER:
+                rest = rest.replace(diffusers_part, ldm_part)
+            converted[target + rest] = state.pop(key)
+    return converted
+
+
+def save_ldm_checkpoint(pipe, path: Path, dtype: torch.dtype = torch.float16, open_clip: bool = False) -> Path:
+    """A pipeline -> one `.safetensors` file laid out as CompVis/Stability/A1111 checkpoints are.
+
+    SD 1.x: CLIP under `cond_stage_model.transformer.`; SD 2.x (`open_clip=True`): OpenCLIP under
+    `cond_stage_model.model.`; SDXL (a pipeline with `text_encoder_2`): `conditioner.embedders.0/1`."""
     state = unet_to_ldm(pipe.unet.state_dict(), pipe.unet.config)
     state |= vae_to_ldm(pipe.vae.state_dict(), pipe.vae.config)
-    state |= {"cond_stage_model.transformer.text_model." + k.removeprefix("text_model."): v
-              for k, v in pipe.text_encoder.state_dict().items()}
+    if getattr(pipe, "text_encoder_2", None) is not None:
+        state |= clip_to_ldm(pipe.text_encoder.state_dict(), "conditioner.embedders.0.transformer.")
+        state |= open_clip_to_ldm(pipe.text_encoder_2.state_dict(), "conditioner.embedders.1.model.")
+    elif open_clip:
+        state |= open_clip_to_ldm(pipe.text_encoder.state_dict(), "cond_stage_model.model.")
+    else:
+        state |= clip_to_ldm(pipe.text_encoder.state_dict(), "cond_stage_model.transformer.")
     state = {key: value.to(dtype).contiguous() for key, value in state.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path))

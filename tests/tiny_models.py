@@ -105,15 +105,17 @@ def tiny_sdxl_pipeline(seed: int = 0) -> StableDiffusionXLPipeline:
     return StableDiffusionXLPipeline(
         vae=tiny_vae(seed),
         text_encoder=tiny_text_encoder(seed),
-        text_encoder_2=tiny_text_encoder(seed + 1, with_projection=True),
+        # a different width than the first encoder, as in real SDXL (768 vs 1280): single-file
+        # conversion tells the two encoders apart by it
+        text_encoder_2=tiny_text_encoder(seed + 1, with_projection=True, hidden=48),
         tokenizer=tiny_tokenizer(),
         tokenizer_2=tiny_tokenizer(pad_excl=True),
         unet=tiny_unet(
             seed,
-            cross_attention_dim=64,
+            cross_attention_dim=32 + 48,
             addition_embed_type="text_time",
             addition_time_embed_dim=8,
-            projection_class_embeddings_input_dim=6 * 8 + 32,
+            projection_class_embeddings_input_dim=6 * 8 + 48,
             transformer_layers_per_block=1,
         ),
         scheduler=EulerDiscreteScheduler(**SCHEDULER_CONFIG),

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from diffusers import StableDiffusionPipeline
+from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 from safetensors.torch import save_file
 
 from sdstudio.engine.checkpoint_format import detect_architecture, load_pickle_safely
@@ -18,7 +18,7 @@ from sdstudio.engine.models import load_model, load_single_file_pipeline
 from sdstudio.engine.requests import GenerationRequest
 from sdstudio.errors import ModelError
 from tests.ldm_layout import save_ldm_checkpoint
-from tests.tiny_models import save_tiny_sd, tiny_sd_pipeline
+from tests.tiny_models import save_tiny_sd, save_tiny_sdxl, tiny_sd_pipeline, tiny_sdxl_pipeline
 
 U = "model.diffusion_model."
 
@@ -101,15 +101,24 @@ def test_incomplete_folder_is_a_clear_error(tmp_path):
         load_model(resolve_model(str(folder)))
 
 
-def test_single_file_round_trip_matches_the_folder_model(tmp_path, tiny_model_dir):
-    """Our LDM writer + diffusers' conversion give back the very same weights and pixels."""
-    pipe = tiny_sd_pipeline(seed=0)
-    checkpoint = save_ldm_checkpoint(pipe, tmp_path / "tiny.safetensors", torch.float32)
-    loaded = load_single_file_pipeline(StableDiffusionPipeline, checkpoint, tiny_model_dir, torch.float32)
-    for part in ("unet", "vae", "text_encoder"):
+@pytest.mark.parametrize("kind", ["sd1", "sd1-inpainting", "sd2", "sdxl"])
+def test_single_file_round_trip_gives_back_every_weight(tmp_path, kind):
+    """Our LDM writer + diffusers' conversion (with a local config folder) return the very same
+    weights: the single-file path of SD 1.x (CLIP), inpainting (9-channel UNet), SD 2.x
+    (OpenCLIP, fused q/k/v) and SDXL (two encoders, label embedding), on tiny models."""
+    if kind == "sdxl":
+        pipe, pipeline_class = tiny_sdxl_pipeline(seed=0), StableDiffusionXLPipeline
+        config = save_tiny_sdxl(tmp_path / "config")
+    else:
+        pipe, pipeline_class = tiny_sd_pipeline(seed=0, inpainting=kind == "sd1-inpainting"), StableDiffusionPipeline
+        config = save_tiny_sd(tmp_path / "config", inpainting=kind == "sd1-inpainting")
+    checkpoint = save_ldm_checkpoint(pipe, tmp_path / f"{kind}.safetensors", torch.float32, open_clip=kind == "sd2")
+    loaded = load_single_file_pipeline(pipeline_class, checkpoint, config, torch.float32)
+    parts = ["unet", "vae", "text_encoder"] + (["text_encoder_2"] if kind == "sdxl" else [])
+    for part in parts:
         original, converted = getattr(pipe, part).state_dict(), getattr(loaded, part).state_dict()
-        assert original.keys() == converted.keys()
-        assert all(torch.equal(original[k], converted[k]) for k in original)
+        assert original.keys() == converted.keys(), part
+        assert all(torch.equal(original[k], converted[k]) for k in original), part
 
 
 def write_shapes(path: Path, tensors: dict[str, torch.Tensor]) -> Path:
