@@ -157,6 +157,11 @@ class EngineWorker(QThread):
         return frame
 
     @property
+    def cancel_event(self) -> threading.Event:
+        """The flag `cancel()` sets: long job handlers (walks, branches) check it between frames."""
+        return self._cancel
+
+    @property
     def busy(self) -> bool:
         return self._current_job is not None or not self._jobs.empty()
 

@@ -1,0 +1,145 @@
+"""The toolbar over the canvas: brush/eraser, brush size, hardness and overlay opacity, mask edits.
+
+It drives the canvas through the canvas's own actions and setters (one shortcut per action,
+no duplicates), and keeps the brush settings in `Settings` so they survive a restart.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QSlider, QToolButton, QWidget
+
+from sdstudio.ui.canvas import MAX_BRUSH, MIN_BRUSH, Canvas
+from sdstudio.ui.settings import Settings
+
+
+def _slider(minimum: int, maximum: int, width: int = 96) -> QSlider:
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(minimum, maximum)
+    slider.setFixedWidth(width)
+    return slider
+
+
+def _separator() -> QFrame:
+    line = QFrame()
+    line.setFrameShape(QFrame.Shape.VLine)
+    line.setFrameShadow(QFrame.Shadow.Sunken)
+    return line
+
+
+class MaskToolbar(QWidget):
+    """Mask painting controls bound to a Canvas and to the brush fields of Settings."""
+
+    changed = Signal()
+    save_mask_clicked = Signal()
+    load_mask_clicked = Signal()
+
+    def __init__(self, canvas: Canvas, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.canvas, self.settings = canvas, settings
+
+        self.brush_button = self._action_button(canvas.brush_action, "Brush (B): paint the region to repaint")
+        self.eraser_button = self._action_button(canvas.eraser_action, "Eraser (E): remove from the mask")
+        self.size_slider = _slider(MIN_BRUSH, min(MAX_BRUSH, 256), 80)
+        self.size_slider.setToolTip("Brush size in image pixels ([ and ] change it)")
+        self.size_label = QLabel()
+        self.size_label.setObjectName("valueLabel")
+        self.hardness_slider = _slider(0, 100, 64)
+        self.hardness_slider.setToolTip("Brush hardness: lower values feather the edge")
+        self.hardness_label = QLabel()
+        self.hardness_label.setObjectName("valueLabel")
+        self.opacity_slider = _slider(0, 100, 64)
+        self.opacity_slider.setToolTip("How strongly the mask overlay tints the image")
+        self.opacity_label = QLabel()
+        self.opacity_label.setObjectName("valueLabel")
+        self.show_button = self._action_button(canvas.show_mask_action, "Show or hide the mask overlay (H)")
+        self.show_button.setText("Show")
+        self.clear_button = self._action_button(canvas.clear_mask_action, "Clear the mask (Delete)", "Clear")
+        self.undo_button = self._action_button(canvas.undo_action, "Undo the last mask edit (Ctrl+Z)", "Undo")
+        self.redo_button = self._action_button(canvas.redo_action, "Redo (Ctrl+Shift+Z)", "Redo")
+        self.more_button = QToolButton()
+        self.more_button.setText("More")
+        self.more_button.setToolTip("Invert or fill the mask, load or save a mask file")
+        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.more_button)
+        menu.addAction(canvas.invert_mask_action)
+        menu.addAction(canvas.fill_mask_action)
+        menu.addSeparator()
+        self.load_action = QAction("Load Mask...", self)
+        self.load_action.triggered.connect(self.load_mask_clicked)
+        self.save_action = QAction("Save Mask...", self)
+        self.save_action.triggered.connect(self.save_mask_clicked)
+        menu.addAction(self.load_action)
+        menu.addAction(self.save_action)
+        self.more_button.setMenu(menu)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.setSpacing(5)
+        for widget in (self.brush_button, self.eraser_button, _separator(),
+                       QLabel("Size"), self.size_slider, self.size_label,
+                       QLabel("Hardness"), self.hardness_slider, self.hardness_label,
+                       QLabel("Opacity"), self.opacity_slider, self.opacity_label, _separator(),
+                       self.show_button, self.clear_button, self.undo_button, self.redo_button, self.more_button):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+
+        self.size_slider.valueChanged.connect(self._on_size)
+        self.hardness_slider.valueChanged.connect(self._on_hardness)
+        self.opacity_slider.valueChanged.connect(self._on_opacity)
+        canvas.brush_size_changed.connect(self._show_size)
+        self.apply_settings()
+
+    def _action_button(self, action: QAction, tip: str, text: str | None = None) -> QToolButton:
+        """A button for a canvas action: the action itself for toggles, a short-labelled trigger
+        (enabled with the action) for commands whose menu text is longer."""
+        button = QToolButton()
+        if text is None:
+            button.setDefaultAction(action)
+        else:
+            button.setText(text)
+            button.setEnabled(action.isEnabled())
+            button.clicked.connect(action.trigger)
+            action.enabledChanged.connect(button.setEnabled)
+        button.setToolTip(tip)
+        return button
+
+    def apply_settings(self) -> None:
+        """Push the saved brush settings into the canvas and the sliders."""
+        s = self.settings
+        self.canvas.brush_size = s.brush_size
+        self.canvas.brush_hardness = s.brush_hardness
+        self.canvas.mask_opacity = s.mask_opacity
+        with QSignalBlocker(self.size_slider), QSignalBlocker(self.hardness_slider), \
+                QSignalBlocker(self.opacity_slider):
+            self.size_slider.setValue(self.canvas.brush_size)
+            self.hardness_slider.setValue(round(self.canvas.brush_hardness * 100))
+            self.opacity_slider.setValue(round(self.canvas.mask_opacity * 100))
+        self._show_size(self.canvas.brush_size)
+        self.hardness_label.setText(f"{self.hardness_slider.value()}%")
+        self.opacity_label.setText(f"{self.opacity_slider.value()}%")
+
+    def _on_size(self, value: int) -> None:
+        self.canvas.brush_size = value
+
+    def _show_size(self, size: int) -> None:
+        """The canvas changed its brush (slider, [ ] keys): mirror it and remember it."""
+        with QSignalBlocker(self.size_slider):
+            self.size_slider.setValue(size)
+        self.size_label.setText(f"{size} px")
+        if self.settings.brush_size != size:
+            self.settings.brush_size = size
+            self.changed.emit()
+
+    def _on_hardness(self, value: int) -> None:
+        self.canvas.brush_hardness = value / 100
+        self.settings.brush_hardness = value / 100
+        self.hardness_label.setText(f"{value}%")
+        self.changed.emit()
+
+    def _on_opacity(self, value: int) -> None:
+        self.canvas.mask_opacity = value / 100
+        self.settings.mask_opacity = value / 100
+        self.opacity_label.setText(f"{value}%")
+        self.changed.emit()

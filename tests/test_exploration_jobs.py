@@ -1,0 +1,254 @@
+"""The exploration job handlers, called directly on this thread (no window, no event loop): what
+they return is what the panel shows, and what they write opens."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtGui import QImage
+
+import sdstudio.exploration_jobs as exploration_jobs
+from sdstudio.engine.engine import Engine
+from sdstudio.engine.interpolation import fit_image
+from sdstudio.engine.latents import decode, encode
+from sdstudio.engine.requests import GenerationRequest
+from sdstudio.errors import Cancelled, InputError
+from sdstudio.exploration_jobs import (
+    BLEND,
+    ENCODE,
+    PLANE_SET,
+    ExplorationJobs,
+    describe_fit,
+    qimage_to_pil,
+    target_size,
+)
+from sdstudio.io.images import read_parameters
+from sdstudio.worker import EngineWorker, Job
+
+
+def pixels(image: QImage | Image.Image) -> np.ndarray:
+    if isinstance(image, QImage):
+        image = qimage_to_pil(image)
+    return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir) -> Engine:
+    engine = Engine()
+    engine.load(str(tiny_model_dir))
+    return engine
+
+
+@pytest.fixture
+def base(tiny_model_dir) -> GenerationRequest:
+    return GenerationRequest(prompt="a cat", model=str(tiny_model_dir), width=64, height=64, steps=6, sampler="Euler",
+                             seed=3, cfg_scale=5.0)
+
+
+@pytest.fixture
+def jobs(qapp, tmp_path) -> ExplorationJobs:
+    """Handlers over an unstarted worker: its signals and cancel flag, no thread."""
+    return ExplorationJobs(EngineWorker(output_dir=lambda: tmp_path), output_dir=lambda: tmp_path / "out")
+
+
+@pytest.fixture
+def pair() -> tuple[Image.Image, Image.Image]:
+    rng = np.random.default_rng(0)
+    return Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)), Image.new("RGB", (64, 64), (30, 90, 200))
+
+
+ids = iter(range(1, 10**6))
+
+
+def run(jobs: ExplorationJobs, engine: Engine, job_kind: str, request: GenerationRequest | None = None, **payload):
+    handler = {"explore.encode": jobs.encode, "explore.blend": jobs.blend, "explore.plane": jobs.plane,
+               "explore.walk": jobs.walk, "explore.trajectory": jobs.trajectory, "explore.step": jobs.step,
+               "explore.branch": jobs.branch}[job_kind]
+    return handler(engine, Job(next(ids), job_kind, request, payload))
+
+
+def animation_frames(path: Path, size: tuple[int, int] = (64, 64)) -> int:
+    """How many frames of `size` (w, h) a written animation holds, read back the way a player reads it."""
+    if path.suffix == ".mp4":
+        import imageio_ffmpeg
+
+        raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "rawvideo",
+                              "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+        frame_bytes = size[0] * size[1] * 3
+        assert len(raw) % frame_bytes == 0
+        return len(raw) // frame_bytes
+    with Image.open(path) as animation:
+        assert animation.size == size
+        return animation.n_frames
+
+
+def reconstruction(engine: Engine, image: Image.Image, size=(64, 64)) -> np.ndarray:
+    vae = engine.model.vae
+    return pixels(decode(vae, encode(vae, fit_image(image, size)))[0])
+
+
+def test_sizes_are_multiples_of_8_and_fits_are_described():
+    assert target_size((64, 64)) == (64, 64)
+    assert target_size((100, 70)) == (96, 64)
+    assert target_size((4000, 3000)) == (1024, 768)
+    assert describe_fit((64, 64), (64, 64)) == ""
+    assert describe_fit((96, 80), (64, 64)) == "96x80 -> 64x64 (scaled, cropped)"
+    assert describe_fit((128, 128), (64, 64)) == "128x128 -> 64x64 (scaled)"
+    assert describe_fit((64, 80), (64, 64)) == "64x80 -> 64x64 (cropped)"
+
+
+@pytest.mark.parametrize("mode", ["slerp", "lerp"])
+def test_blend_endpoints_are_the_vae_reconstructions(jobs, engine, base, pair, mode):
+    encoded = run(jobs, engine, ENCODE, images=list(pair), model=base.model)
+    assert encoded.size == (64, 64) and encoded.notes == ("", "")
+    for image, shown in zip(pair, encoded.reconstructions, strict=True):
+        assert np.array_equal(pixels(shown), reconstruction(engine, image))
+    start = run(jobs, engine, BLEND, t=0.0, mode=mode)
+    end = run(jobs, engine, BLEND, t=1.0, mode=mode)
+    middle = run(jobs, engine, BLEND, t=0.5, mode=mode)
+    assert np.array_equal(pixels(start.image), reconstruction(engine, pair[0]))
+    assert np.array_equal(pixels(end.image), reconstruction(engine, pair[1]))
+    assert not np.array_equal(pixels(middle.image), pixels(start.image))
+
+
+def test_cheap_blends_are_latent_sized_and_refined_ones_are_images(jobs, engine, base, pair):
+    run(jobs, engine, ENCODE, images=list(pair), model=base.model)
+    cheap = run(jobs, engine, BLEND, t=0.5, quality="cheap")
+    assert (cheap.image.width(), cheap.image.height()) == (32, 32)  # the tiny VAE downsamples by 2
+    full = run(jobs, engine, BLEND, t=0.5)
+    refined = run(jobs, engine, BLEND, t=0.5, quality="refined", refine=replace(base, strength=0.6, width=512))
+    assert refined.image.width() == 64  # the refine request takes the set's size, not the canvas's
+    assert not np.array_equal(pixels(refined.image), pixels(full.image))
+
+
+def test_a_b_of_another_size_is_fitted_and_the_fit_is_reported(jobs, engine, base, pair):
+    other = pair[1].resize((96, 80))
+    encoded = run(jobs, engine, ENCODE, images=[pair[0], other], model=base.model)
+    assert encoded.notes == ("", "96x80 -> 64x64 (scaled, cropped)")
+    assert np.array_equal(pixels(run(jobs, engine, BLEND, t=1.0).image), reconstruction(engine, other))
+
+
+def test_blending_before_choosing_images_says_what_to_do(jobs, engine):
+    with pytest.raises(InputError, match="choose the images"):
+        run(jobs, engine, BLEND, t=0.5)
+
+
+@pytest.mark.parametrize("count", [3, 4])
+def test_plane_corners_give_the_corner_images(jobs, engine, base, count):
+    corners = [Image.new("RGB", (64, 64), color) for color in [(200, 30, 30), (30, 200, 30), (30, 30, 200),
+                                                                (220, 220, 40)][:count]]
+    run(jobs, engine, ENCODE, key=PLANE_SET, images=corners, model=base.model)
+    points = [(0, 0), (1, 0), (0.5, 1)] if count == 3 else [(0, 0), (1, 0), (0, 1), (1, 1)]
+    for corner, (x, y) in zip(corners, points, strict=True):
+        frame = run(jobs, engine, "explore.plane", x=x, y=y)
+        assert np.array_equal(pixels(frame.image), reconstruction(engine, corner))
+    centre = run(jobs, engine, "explore.plane", x=0.5, y=0.5)
+    assert sum(centre.weights) == pytest.approx(1) and len(centre.weights) == count
+
+
+@pytest.mark.parametrize("export_format", ["gif", "webp", "mp4", "png"])
+def test_a_latent_walk_has_the_frames_asked_for_and_its_file_opens(jobs, engine, base, pair, tmp_path,
+                                                                   export_format):
+    run(jobs, engine, ENCODE, images=list(pair), model=base.model)
+    target = tmp_path / ("walk" if export_format == "png" else f"walk.{export_format}")
+    progress = []
+    jobs._worker.signals.progress.connect(lambda job, i, n, _elapsed: progress.append((i, n)))
+    result = run(jobs, engine, "explore.walk", walk="latent", frames=5, path=target, format=export_format)
+    assert len(result.frames) == 5 and progress == [(i, 5) for i in range(1, 6)]
+    assert np.array_equal(pixels(result.frames[0]), reconstruction(engine, pair[0]))
+    if export_format == "png":
+        files = sorted(target.glob("*.png"))
+        assert [p.name for p in files] == [f"frame_{i:03d}.png" for i in range(1, 6)]
+        assert iio.imread(files[-1]).shape == (64, 64, 3)
+    else:
+        assert animation_frames(target) == 5
+    assert not [p for p in tmp_path.rglob(".*tmp*")]  # nothing half-written left behind
+
+
+def test_a_seed_prompt_walk_starts_and_ends_on_the_two_generations(jobs, engine, base):
+    start, end = replace(base, steps=3, seed=1), replace(base, steps=3, seed=2, prompt="a dog")
+    result = run(jobs, engine, "explore.walk", walk="seed_prompt", frames=3, start=start, end=end)
+    assert len(result.frames) == 3
+    assert np.array_equal(pixels(result.frames[0]), pixels(engine.generate(start).images[0].image))
+    assert np.array_equal(pixels(result.frames[-1]), pixels(engine.generate(end).images[0].image))
+
+
+def test_a_refined_walk_needs_a_strength(jobs, engine, base, pair):
+    run(jobs, engine, ENCODE, images=list(pair), model=base.model)
+    with pytest.raises(InputError, match="strength"):
+        run(jobs, engine, "explore.walk", walk="refined", frames=3, refine=replace(base, strength=0))
+
+
+def test_cancelling_a_walk_stops_it_and_writes_nothing(jobs, engine, base, pair, tmp_path):
+    run(jobs, engine, ENCODE, images=list(pair), model=base.model)
+    seen = []
+
+    def cancel_at_two(_job, index, _total, _elapsed):
+        seen.append(index)
+        if index == 2:
+            jobs._worker.cancel()
+
+    jobs._worker.signals.progress.connect(cancel_at_two)
+    with pytest.raises(Cancelled):
+        run(jobs, engine, "explore.walk", walk="latent", frames=8, path=tmp_path / "walk.gif")
+    assert seen == [1, 2] and not (tmp_path / "walk.gif").exists()
+
+
+def test_trajectory_keeps_every_step_and_saves_the_image(jobs, engine, base, tmp_path, monkeypatch):
+    monkeypatch.setattr(exploration_jobs, "FULL_PREVIEW_SECONDS", 1e9)  # decode every step fully, however busy
+    result = run(jobs, engine, "explore.trajectory", base)
+    assert len(result.steps) == base.steps and result.preview_quality == "full"
+    assert result.path is not None and result.path.parent == tmp_path / "out"
+    assert read_parameters(result.path).seed == base.seed
+    plain = engine.generate(base).images[0].image
+    assert np.array_equal(pixels(result.image), pixels(plain))
+    step = run(jobs, engine, "explore.step", trajectory_id=result.trajectory_id, step=2)
+    assert np.array_equal(pixels(step.image), pixels(result.steps[1]))
+
+
+def test_branch_unchanged_reproduces_and_a_new_prompt_differs(jobs, engine, base):
+    original = run(jobs, engine, "explore.trajectory", base)
+    same = run(jobs, engine, "explore.branch", trajectory_id=original.trajectory_id, step=3)
+    assert np.array_equal(pixels(same.image), pixels(original.image))
+    assert same.parent_id == original.trajectory_id and len(same.steps) == base.steps
+    changed = run(jobs, engine, "explore.branch", trajectory_id=original.trajectory_id, step=3, prompt="a red rocket")
+    assert not np.array_equal(pixels(changed.image), pixels(original.image))
+    assert changed.request.prompt == "a red rocket" and read_parameters(changed.path).prompt == "a red rocket"
+    reseeded = run(jobs, engine, "explore.branch", trajectory_id=changed.trajectory_id, step=2, seed=99)
+    assert reseeded.request.seed == 99 and not np.array_equal(pixels(reseeded.image), pixels(changed.image))
+
+
+def test_branching_a_forgotten_trajectory_says_so(jobs, engine):
+    with pytest.raises(InputError, match="no longer kept"):
+        run(jobs, engine, "explore.branch", trajectory_id=42, step=1)
+
+
+def test_importing_the_jobs_module_does_not_import_torch():
+    import sys
+
+    code = "import sys, sdstudio.exploration_jobs; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parents[1])
+    assert out.stdout.strip() == "False"
+
+
+def test_an_evenly_paced_walk_moves_at_a_steadier_speed(jobs, engine, base, pair):
+    run(jobs, engine, ENCODE, images=list(pair), model=base.model)
+
+    def unevenness(result) -> float:
+        frames = [pixels(image).astype(np.float64) for image in result.frames]
+        steps = [np.sqrt(((b - a) ** 2).mean()) for a, b in zip(frames, frames[1:], strict=False)]
+        return max(steps) / np.mean(steps)
+
+    uniform = run(jobs, engine, "explore.walk", walk="latent", frames=8, pacing="uniform")
+    even = run(jobs, engine, "explore.walk", walk="latent", frames=8, pacing="even")
+    assert uniform.times == tuple(i / 7 for i in range(8))
+    assert even.times[0] == 0.0 and even.times[-1] == 1.0 and list(even.times) == sorted(even.times)
+    assert unevenness(even) <= unevenness(uniform)
+    assert np.array_equal(pixels(even.frames[-1]), reconstruction(engine, pair[1]))

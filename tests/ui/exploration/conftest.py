@@ -1,0 +1,47 @@
+"""A real engine thread with the exploration jobs, over the tiny random model; always stopped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sdstudio.engine.requests import GenerationRequest
+from sdstudio.exploration_jobs import register_exploration_jobs
+from sdstudio.worker import EngineWorker
+
+
+@pytest.fixture(scope="session")
+def shared_engine(tiny_model_dir):
+    """One engine for the session (loading is the slow part); only one worker thread uses it at a time."""
+    from sdstudio.engine.engine import Engine
+
+    engine = Engine()
+    engine.load(str(tiny_model_dir))
+    return engine
+
+
+@pytest.fixture
+def output_dir(tmp_path) -> Path:
+    return tmp_path / "outputs"
+
+
+@pytest.fixture
+def worker(qtbot, shared_engine, output_dir):
+    worker = EngineWorker(output_dir=lambda: output_dir, engine_factory=lambda: shared_engine)
+    register_exploration_jobs(worker, lambda: output_dir)
+    worker.start()
+    yield worker
+    assert worker.stop(60000), "the engine thread did not stop"
+    assert not worker.isRunning()
+
+
+@pytest.fixture
+def base_request(tiny_model_dir) -> GenerationRequest:
+    return GenerationRequest(prompt="a cat", model=str(tiny_model_dir), width=64, height=64, steps=4, sampler="Euler",
+                             seed=3, cfg_scale=5.0)
+
+
+@pytest.fixture
+def request_provider(base_request):
+    return lambda: base_request
