@@ -37,9 +37,10 @@ from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from sdstudio.engine.requests import GenerationRequest  # noqa: E402
-from sdstudio.exploration_jobs import WALK, WalkResult, qimage_to_pil, register_exploration_jobs  # noqa: E402
+from sdstudio.exploration_jobs import WALK, WalkResult, register_exploration_jobs  # noqa: E402
+from sdstudio.qimage import pil_to_qimage, qimage_to_pil  # noqa: E402
 from sdstudio.ui.exploration.interpolation_tab import LIVE_FULL_DECODE_SECONDS, TICKS, InterpolationTab  # noqa: E402
-from sdstudio.worker import EngineWorker, pil_to_qimage  # noqa: E402
+from sdstudio.worker import EngineWorker  # noqa: E402
 
 BUILTIN = ROOT / "checkpoints" / "sdstudio-emoji"
 GOAL_LATENCY_MS = 50.0

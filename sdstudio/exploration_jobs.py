@@ -22,7 +22,8 @@ from PySide6.QtGui import QImage
 
 from sdstudio.engine.requests import GenerationRequest
 from sdstudio.errors import Cancelled, InputError
-from sdstudio.worker import EngineWorker, Job, pil_to_qimage
+from sdstudio.qimage import pil_to_qimage, qimage_to_pil
+from sdstudio.worker import EngineWorker, Job
 
 ENCODE = "explore.encode"  # images -> cached latents of a named set; returns EncodedSet
 BLEND = "explore.blend"  # a point between A and B of a set; returns BlendFrame
@@ -140,14 +141,6 @@ def describe_fit(original: tuple[int, int], size: tuple[int, int]) -> str:
     if ow * height != oh * width:
         actions.append("cropped")
     return f"{ow}x{oh} -> {width}x{height} ({', '.join(actions)})"
-
-
-def qimage_to_pil(image: QImage) -> Image.Image:
-    """An RGB PIL copy of a QImage (alpha dropped: the VAE takes RGB)."""
-    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
-    width, height, stride = rgb.width(), rgb.height(), rgb.bytesPerLine()
-    data = bytes(rgb.constBits())[: stride * height]
-    return Image.frombuffer("RGB", (width, height), data, "raw", "RGB", stride, 1).copy()
 
 
 def _as_pil(image: Any) -> Image.Image:

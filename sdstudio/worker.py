@@ -19,19 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtGui import QImage
 
 from sdstudio.engine.requests import GenerationRequest, LoadEvent, StepEvent
 from sdstudio.errors import Cancelled, SdStudioError
-
-
-def pil_to_qimage(image: Image.Image) -> QImage:
-    """A QImage that owns its pixels (copied), safe to hand to another thread."""
-    rgb = image.convert("RGB")
-    data = rgb.tobytes()
-    return QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888).copy()
+from sdstudio.gui_gc import collect_on_gui_thread
+from sdstudio.qimage import pil_to_qimage
 
 
 @dataclass(frozen=True)
@@ -143,6 +137,11 @@ class EngineWorker(QThread):
         self._cancel.set()
         for job_id in dropped:
             self.signals.cancelled.emit(job_id)
+
+    def start(self, *args) -> None:
+        """Start the engine thread; from now on cyclic garbage is collected on the GUI thread only."""
+        collect_on_gui_thread()
+        super().start(*args)
 
     def stop(self, timeout_ms: int = 30000) -> bool:
         """Cancel everything and end the thread (on window close). True if it ended in time."""

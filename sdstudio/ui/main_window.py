@@ -48,6 +48,7 @@ from sdstudio.errors import Cancelled, SdStudioError
 from sdstudio.exploration_jobs import register_exploration_jobs
 from sdstudio.io.images import load_image, load_mask, read_parameters
 from sdstudio.io.metadata import ParsedParameters, format_parameters
+from sdstudio.qimage import mask_to_qimage, pil_to_qimage, qimage_to_mask, qimage_to_pil
 from sdstudio.ui import export
 from sdstudio.ui.canvas import Canvas
 from sdstudio.ui.controls import ControlsPanel
@@ -58,7 +59,6 @@ from sdstudio.ui.image_fit import describe_fit, fit_to_multiple_of_8, limit_size
 from sdstudio.ui.jobs import JobFailed, JobRunner, Progress
 from sdstudio.ui.mask_tools import MaskToolbar
 from sdstudio.ui.notices import NoticeBar
-from sdstudio.ui.qimage import mask_to_qimage, pil_to_qimage, qimage_to_mask, qimage_to_pil
 from sdstudio.ui.settings import SettingsStore
 from sdstudio.worker import EngineWorker, JobResult, PreviewFrame
 

@@ -8,8 +8,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtGui import QImage
 
-from sdstudio.exploration_jobs import qimage_to_pil
-from sdstudio.worker import pil_to_qimage
+from sdstudio.qimage import pil_to_qimage, qimage_to_pil
 
 
 def noise_image(seed: int = 0, size: tuple[int, int] = (64, 64)) -> QImage:

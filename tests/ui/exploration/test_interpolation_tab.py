@@ -12,8 +12,8 @@ from PySide6.QtGui import QImage
 
 from sdstudio.io.images import save_image
 from sdstudio.io.metadata import format_parameters
+from sdstudio.qimage import pil_to_qimage
 from sdstudio.ui.exploration.interpolation_tab import InterpolationTab
-from sdstudio.worker import pil_to_qimage
 from tests.ui.exploration.helpers import animation_frames, flat_image, noise_image, pixels, reconstruction
 
 TIMEOUT = 60000
@@ -122,7 +122,7 @@ def test_images_come_from_a_file_the_canvas_and_the_gallery(qtbot, tab, tmp_path
 
 
 def qimage_to_pil_image(image: QImage):
-    from sdstudio.exploration_jobs import qimage_to_pil
+    from sdstudio.qimage import qimage_to_pil
 
     return qimage_to_pil(image)
 

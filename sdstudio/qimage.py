@@ -1,4 +1,5 @@
-"""QImage <-> PIL conversions for the GUI side (no torch): requests carry PIL, widgets show QImage."""
+"""QImage <-> PIL conversions (no torch), shared by the worker and the widgets: requests carry PIL,
+widgets show QImage. Every QImage made here owns its pixels, so it may cross threads."""
 
 from __future__ import annotations
 
