@@ -11,6 +11,7 @@ import torch
 from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 from safetensors.torch import save_file
 
+from sdstudio.engine import discovery
 from sdstudio.engine.checkpoint_format import detect_architecture, load_pickle_safely
 from sdstudio.engine.discovery import discover_models, resolve_model
 from sdstudio.engine.engine import Engine
@@ -25,9 +26,12 @@ U = "model.diffusion_model."
 
 @pytest.fixture
 def model_dir(tmp_path, monkeypatch, tiny_model_dir):
-    """An empty extra model folder (checkpoints/ stays in the search path too)."""
+    """An empty extra model folder, with an empty checkpoints/ in place of the project's (which
+    ships the built-in model): discovery sees only what each test puts there."""
     folder = tmp_path / "models"
     folder.mkdir()
+    (tmp_path / "checkpoints").mkdir()
+    monkeypatch.setattr(discovery, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
     monkeypatch.setenv("SDSTUDIO_MODEL_DIRS", str(folder))
     return folder
 
