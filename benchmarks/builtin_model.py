@@ -7,7 +7,9 @@ Prints and writes (--out, JSON):
 - prompt adherence without a pretrained judge: generate one image per held-out caption, find the
   nearest training image (pixels, 32x32), and count how often its caption shares the held-out
   caption's key noun; the baseline is the same rate for a random training caption;
-- seconds for one 20-step 64x64 generation with CFG, text encoding and decode included (goal <= 3 s).
+- seconds for one 20-step 64x64 generation with CFG, text encoding and decode included (goal <= 3 s),
+  both as a bare diffusers loop and through sdstudio's engine (what the app and the CLI run: our
+  sampling loop with a preview image at every step).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import re
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +126,24 @@ def speed(parts, steps: int = 20, cfg: float = 5.0, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
+def engine_speed(model: Path, steps: int = 20, cfg: float = 5.0, repeats: int = 3) -> float:
+    """The same generation through sdstudio's Engine, per-step previews on, model already loaded."""
+    from sdstudio.engine.engine import Engine
+    from sdstudio.engine.requests import GenerationRequest
+
+    engine = Engine()
+    request = GenerationRequest(
+        prompt="red apple", model=str(model), sampler="Euler", steps=steps, cfg_scale=cfg, width=64, height=64
+    )
+    engine.generate(replace(request, steps=2))  # load + warm-up
+    times = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        engine.generate(replace(request, seed=r))
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, default=Path("checkpoints/sdstudio-emoji"))
@@ -147,6 +168,8 @@ def main() -> None:
     print(f"VAE held-out PSNR: {results['vae_heldout_psnr_db']:.2f} dB", flush=True)
     results["seconds_per_image"] = speed(parts, args.steps, args.cfg)
     print(f"20-step 64x64 generation (CFG, encode + decode): {results['seconds_per_image']:.2f} s", flush=True)
+    results["engine_seconds_per_image"] = engine_speed(args.model, args.steps, args.cfg)
+    print(f"the same through sdstudio's engine (previews on): {results['engine_seconds_per_image']:.2f} s", flush=True)
     results.update(adherence(parts, data, args.n, args.steps, args.cfg))
     print(
         f"prompt adherence: {results['adherence_rate']:.1%} of {results['adherence_n']} held-out captions"

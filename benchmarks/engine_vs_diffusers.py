@@ -138,8 +138,14 @@ def main() -> None:
     model = engine.model
     size = args.size or model.default_size
     request = GenerationRequest(
-        prompt="a red apple", negative_prompt="blurry", sampler=args.sampler, steps=args.steps,
-        cfg_scale=7.0, seed=1234, width=size, height=size,
+        prompt="a red apple",
+        negative_prompt="blurry",
+        sampler=args.sampler,
+        steps=args.steps,
+        cfg_scale=7.0,
+        seed=1234,
+        width=size,
+        height=size,
     )
     pipe = pipeline_for(model)
     pipe.set_progress_bar_config(disable=True)
@@ -157,8 +163,10 @@ def main() -> None:
         theirs.append(t_theirs)
         difference = max(difference, int(np.abs(image_ours - image_theirs).max()))
     median_ours, median_theirs = statistics.median(ours), statistics.median(theirs)
-    print(f"model: {model.name} ({model.family}), {size}x{size}, {args.steps} steps {args.sampler}, "
-          f"{engine.device_name}, {torch.get_num_threads()} threads, {args.runs} runs")
+    print(
+        f"model: {model.name} ({model.family}), {size}x{size}, {args.steps} steps {args.sampler}, "
+        f"{engine.device_name}, {torch.get_num_threads()} threads, {args.runs} runs"
+    )
     print(f"sdstudio engine (previews on): {median_ours:.3f} s")
     print(f"diffusers pipeline:            {median_theirs:.3f} s")
     print(f"ratio engine/diffusers:        {median_ours / median_theirs:.3f} (goal <= 1.00)")

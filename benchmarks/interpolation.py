@@ -118,8 +118,11 @@ def one_frame_latency(tab: InterpolationTab, quality: str, samples: int) -> list
         value = int(rng.integers(1, TICKS))
         started = time.perf_counter()
         tab.slider.setValue(value)
-        while not (tab.last_frame is not None and round(tab.last_frame.t * TICKS) == value
-                   and tab.last_frame.quality == quality):
+        while not (
+            tab.last_frame is not None
+            and round(tab.last_frame.t * TICKS) == value
+            and tab.last_frame.quality == quality
+        ):
             wait_for(tab.view.shown)
         latencies.append((time.perf_counter() - started) * 1000)
         wait_until(lambda: not tab.blends.busy)
@@ -184,16 +187,23 @@ def describe(latencies: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=None)
-    parser.add_argument("--random", action="store_true",
-                        help="a mid-sized random SD-shaped model (8x VAE, as benchmarks/engine_vs_diffusers.py)")
+    parser.add_argument(
+        "--random",
+        action="store_true",
+        help="a mid-sized random SD-shaped model (8x VAE, as benchmarks/engine_vs_diffusers.py)",
+    )
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--steps", type=int, default=12, help="steps of the refined walk's img2img")
     parser.add_argument("--strength", type=float, default=0.5, help="strength of the refined walk")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads on the engine thread (0: torch's default). On a machine whose cores\n"
-                             "are busy with other work, 1 avoids OpenMP threads waiting on each other")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads on the engine thread (0: torch's default). On a machine whose cores\n"
+        "are busy with other work, 1 avoids OpenMP threads waiting on each other",
+    )
     args = parser.parse_args()
 
     if args.random:
@@ -205,8 +215,16 @@ def main() -> None:
     worker = EngineWorker(output_dir=lambda: out, engine_factory=lambda: make_engine(args.threads, args.random))
     register_exploration_jobs(worker)
     worker.start()
-    request = GenerationRequest(prompt="an emoji", model=model, width=args.size, height=args.size, steps=args.steps,
-                                sampler="Euler", seed=1, cfg_scale=5.0)
+    request = GenerationRequest(
+        prompt="an emoji",
+        model=model,
+        width=args.size,
+        height=args.size,
+        steps=args.steps,
+        sampler="Euler",
+        seed=1,
+        cfg_scale=5.0,
+    )
     tab = InterpolationTab(worker, request_provider=lambda: request)
     tab.resize(520, 760)
     try:
@@ -216,11 +234,15 @@ def main() -> None:
         wait_until(lambda: tab.last_frame is not None and not tab.blends.busy)
         decode_ms = tab.full_decode_seconds * 1000
         print(f"model: {label}")
-        print(f"size: {args.size}x{args.size}   torch threads: {args.threads or 'default'}   "
-              f"cores: {os.cpu_count()}   load: {os.getloadavg()[0]:.1f}")
-        print(f"full VAE decode (measured at encode): {decode_ms:.1f} ms -> the slider decodes "
-              f"{'fully' if decode_ms <= LIVE_FULL_DECODE_SECONDS * 1000 else 'cheaply'} while dragging "
-              f"(threshold {LIVE_FULL_DECODE_SECONDS * 1000:.0f} ms)")
+        print(
+            f"size: {args.size}x{args.size}   torch threads: {args.threads or 'default'}   "
+            f"cores: {os.cpu_count()}   load: {os.getloadavg()[0]:.1f}"
+        )
+        print(
+            f"full VAE decode (measured at encode): {decode_ms:.1f} ms -> the slider decodes "
+            f"{'fully' if decode_ms <= LIVE_FULL_DECODE_SECONDS * 1000 else 'cheaply'} while dragging "
+            f"(threshold {LIVE_FULL_DECODE_SECONDS * 1000:.0f} ms)"
+        )
         print("\nslider latency, new t -> frame on screen (goal <= 50 ms while dragging)")
         for quality in ("cheap", "full"):
             print(f"  one frame, {quality:5s}: {describe(one_frame_latency(tab, quality, args.samples))}")
@@ -228,21 +250,30 @@ def main() -> None:
             lags, painted = drag_lag(tab, quality)
             print(f"  drag 120 Hz, {quality:5s}: {describe(lags)}   ({painted / 1.5:.0f} frames/s painted)")
 
-        print(f"\nwalk smoothness, {args.frames} frames A -> B: max/mean of consecutive L2 distances "
-              f"(goal <= {GOAL_SMOOTHNESS})")
+        print(
+            f"\nwalk smoothness, {args.frames} frames A -> B: max/mean of consecutive L2 distances "
+            f"(goal <= {GOAL_SMOOTHNESS})"
+        )
         common = {"key": "interpolate", "model": model}
         refine = replace(request, strength=args.strength)
-        walks = (("lerp", {"walk": "latent", "mode": "lerp"}), ("slerp", {"walk": "latent", "mode": "slerp"}),
-                 (f"refined (slerp, {args.strength}, {args.steps} st)",
-                  {"walk": "refined", "mode": "slerp", "refine": refine}))
+        walks = (
+            ("lerp", {"walk": "latent", "mode": "lerp"}),
+            ("slerp", {"walk": "latent", "mode": "slerp"}),
+            (
+                f"refined (slerp, {args.strength}, {args.steps} st)",
+                {"walk": "refined", "mode": "slerp", "refine": refine},
+            ),
+        )
         for name, payload in walks:
             for pacing in ("uniform", "even") if payload["walk"] == "latent" else ("uniform",):
                 started = time.perf_counter()
                 frames = walk(worker, args.frames, pacing=pacing, **common, **payload)
                 ratio, mean, biggest = smoothness(frames)
                 verdict = "ok" if ratio <= GOAL_SMOOTHNESS else "ABOVE GOAL"
-                print(f"  {name:30s} {pacing:7s} max/mean {ratio:5.2f}  (mean {mean:5.2f}, max {biggest:5.2f} /255)"
-                      f"  {time.perf_counter() - started:5.1f} s  {verdict}")
+                print(
+                    f"  {name:30s} {pacing:7s} max/mean {ratio:5.2f}  (mean {mean:5.2f}, max {biggest:5.2f} /255)"
+                    f"  {time.perf_counter() - started:5.1f} s  {verdict}"
+                )
     finally:
         worker.stop()
         app.processEvents()

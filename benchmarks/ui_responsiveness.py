@@ -100,10 +100,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     gaps = [(b - a) * 1000 for a, b in zip(beats, beats[1:], strict=False)]
     longest, p99 = max(gaps), percentile(gaps, 99)
-    print(f"model: {label}; {args.steps} steps at {result.images[0].image.width()}px on {result.device}; "
-          f"{result.elapsed:.1f} s; {len(previews)} previews shown")
-    print(f"heartbeat every {args.interval} ms: {len(beats)} beats, median gap {statistics.median(gaps):.1f} ms, "
-          f"p99 {p99:.1f} ms (goal <= {GOAL_P99_MS:.0f}), longest {longest:.1f} ms (goal <= {GOAL_MAX_MS:.0f})")
+    print(
+        f"model: {label}; {args.steps} steps at {result.images[0].image.width()}px on {result.device}; "
+        f"{result.elapsed:.1f} s; {len(previews)} previews shown"
+    )
+    print(
+        f"heartbeat every {args.interval} ms: {len(beats)} beats, median gap {statistics.median(gaps):.1f} ms, "
+        f"p99 {p99:.1f} ms (goal <= {GOAL_P99_MS:.0f}), longest {longest:.1f} ms (goal <= {GOAL_MAX_MS:.0f})"
+    )
     ok = longest <= GOAL_MAX_MS and p99 <= GOAL_P99_MS
     print("PASS" if ok else "MISS")
     return 0 if ok else 1

@@ -19,10 +19,23 @@ def _fmt(value, spec: str = "", missing: str = "n/a") -> str:
     return missing if value is None else format(value, spec)
 
 
+def _vae_line(vae: dict) -> str:
+    """Stage 1, then the decoder-only fine-tune when there was one (same encoder, same latent space)."""
+    line = f"{_fmt(vae.get('epochs'))} epochs, {_fmt(vae.get('steps'))} steps, {_fmt(vae.get('minutes'))} minutes"
+    tune = vae.get("decoder_finetune")
+    if not tune:
+        return line
+    return line + (
+        f", then {_fmt(tune.get('minutes'))} minutes ({_fmt(tune.get('steps'))} steps) of decoder-only"
+        " fine-tuning with the encoder frozen"
+    )
+
+
 def write_model_card(out: Path, save_dir: Path, info: dict) -> None:
     """README.md: data and licences, architecture and sizes, how it was trained, metrics."""
     trained, params = info["trained"], info["trained"]["params"]
     vae = trained.get("vae") or {}
+    vae_line = _vae_line(vae)
     unet_log = _last_jsonl(save_dir / "logs" / "unet_log.jsonl")
     bench_path = save_dir / "benchmark.json"
     bench = json.loads(bench_path.read_text()) if bench_path.exists() else {}
@@ -82,7 +95,7 @@ which runs `sdstudio train dataset`, `sdstudio train vae` (L1 + MSE + edge L1 + 
 early stop on held-out PSNR), `sdstudio train unet` (batch {trained.get("unet_batch_size") or 32}, AdamW 4e-4, Min-SNR-5
 weighting, 10% empty captions, EMA 0.995) and `sdstudio train export` periodically.
 
-- VAE: {_fmt(vae.get("epochs"))} epochs, {_fmt(vae.get("steps"))} steps, {_fmt(vae.get("minutes"))} minutes.
+- VAE: {vae_line}.
 - UNet + text encoder: {trained["unet_steps"]} steps ({trained["unet_epochs"]} epochs), {trained["unet_minutes"]} min.
 - Exported {trained["exported"]}.
 
@@ -93,7 +106,8 @@ weighting, 10% empty captions, EMA 0.995) and `sdstudio train export` periodical
 - Prompt adherence on held-out captions (nearest training image shares the key noun):
   {_fmt(bench.get("adherence_rate"), ".1%")} vs {_fmt(bench.get("adherence_random_rate"), ".1%")} for random captions.
 - Speed, 20 steps at 64x64 with CFG incl. text encoding and decode: {_fmt(bench.get("seconds_per_image"), ".2f")} s
-  ({bench.get("device", "CPU")}).
+  as a bare diffusers loop, {_fmt(bench.get("engine_seconds_per_image"), ".2f")} s through sdstudio's engine with a
+  preview at every step ({bench.get("device", "CPU")}).
 - fp16 vs fp32 weights, same seeds: {_fmt(trained.get("fp16_vs_fp32_psnr_db"), ".1f")} dB PSNR.
 
 Metrics come from `benchmarks/builtin_model.py`; rerun it after an export to refresh them.
