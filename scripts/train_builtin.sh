@@ -8,7 +8,8 @@
 # from its last checkpoint under runs/builtin/, and finished stages are skipped (their *_done.json).
 # Knobs (environment): VAE_MINUTES (50), DECODER_MINUTES (30, decoder-only fine-tune on the next
 # run after a first export), CHUNK_MINUTES (20, UNet minutes between exports),
-# UNET_MAX_STEPS (30000), PYTHON (.venv/bin/python).
+# UNET_MAX_STEPS (30000), UNET_COOLDOWN_STEPS (3000, the learning rate falls to 10% over the
+# last N steps before UNET_MAX_STEPS), PYTHON (.venv/bin/python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs
@@ -38,7 +39,8 @@ if [[ ! -f $RUN/vae_decoder_done.json && -f checkpoints/sdstudio-emoji/model_ind
 fi
 
 while [[ ! -f $RUN/unet_done.json ]]; do
-    "$PY" -m sdstudio train unet --minutes "${CHUNK_MINUTES:-20}" --max-steps "${UNET_MAX_STEPS:-30000}"
+    "$PY" -m sdstudio train unet --minutes "${CHUNK_MINUTES:-20}" --max-steps "${UNET_MAX_STEPS:-30000}" \
+        --cooldown-steps "${UNET_COOLDOWN_STEPS:-3000}"
     "$PY" -m sdstudio train export || echo "$(date '+%F %T') export failed; training goes on"
 done
 "$PY" -m sdstudio train export

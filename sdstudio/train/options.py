@@ -50,6 +50,13 @@ def unet_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--caption-dropout", type=float, default=0.1, help="share of empty captions (for CFG)")
     p.add_argument("--minutes", type=float, default=0, help="stop this session after N minutes (0 = no limit)")
     p.add_argument("--max-steps", type=int, default=0, help="stop when the run reaches N steps (0 = no limit)")
+    p.add_argument(
+        "--cooldown-steps",
+        type=int,
+        default=0,
+        help="with --max-steps: lower the learning rate linearly to 10%% over the last N steps (a short run's"
+        " weights settle; 0 = constant after warm-up)",
+    )
     p.add_argument("--save-every-minutes", type=float, default=4.0)
     p.add_argument("--sample-every-minutes", type=float, default=10.0, help="fixed-prompt sample grids; 0 = off")
     p.add_argument("--sample-at-end", action=argparse.BooleanOptionalAction, default=True)

@@ -116,6 +116,19 @@ def save_samples(ema_unet, ema_te, tokenizer, vae, path: Path, steps: int = 20, 
     grid(images, cols=len(FIXED_PROMPTS), scale=2).save(path)
 
 
+def learning_rate(args: argparse.Namespace, step: int) -> float:
+    """Linear warm-up, constant, then (with --max-steps and --cooldown-steps) a linear fall to 10%.
+
+    A function of the step alone, so a resumed run continues the same schedule.
+    """
+    lr = args.lr * min(1.0, (step + 1) / args.warmup)
+    cooldown = getattr(args, "cooldown_steps", 0)
+    if cooldown and args.max_steps:
+        remaining = args.max_steps - step
+        lr *= 0.1 + 0.9 * min(1.0, max(0.0, remaining / cooldown))
+    return lr
+
+
 def train(args: argparse.Namespace) -> int:
     device = pick_device()
     save_dir, log_dir = Path(args.save_dir), Path(args.log_dir)
@@ -187,9 +200,9 @@ def train(args: argparse.Namespace) -> int:
         latents = mean[idx] + std[idx] * torch.randn_like(std[idx])
         rows = [pick_caption(choices[i], rng, args.caption_dropout) for i in idx.tolist()]
         loss = diffusion_loss(unet, text_encoder, scheduler, latents, table[rows], args.snr_gamma)
-        warm = min(1.0, (run["step"] + 1) / args.warmup)
+        lr = learning_rate(args, run["step"])
         for group in opt.param_groups:
-            group["lr"] = args.lr * warm
+            group["lr"] = lr
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -205,7 +218,7 @@ def train(args: argparse.Namespace) -> int:
                 "epoch": run["epoch"],
                 "loss": round(float(np.mean(losses)), 5),
                 "grad_norm": round(float(grad_norm), 3),
-                "lr": args.lr * warm,
+                "lr": lr,
                 "sec_per_step": round((time.time() - t_window) / len(losses), 3),
                 "minutes": round((time.time() - started) / 60, 1),
             }

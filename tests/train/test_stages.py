@@ -45,6 +45,21 @@ def test_caption_dropout_rate():
     assert picks.count(5) > picks.count(6) > 0
 
 
+def test_learning_rate_warms_up_holds_and_cools_down_by_step():
+    from sdstudio.cli import build_parser
+    from sdstudio.train.unet import learning_rate
+
+    args = build_parser().parse_args(
+        ["train", "unet", "--lr", "1e-3", "--warmup", "10", "--max-steps", "100", "--cooldown-steps", "40"]
+    )
+    assert learning_rate(args, 0) == 1e-4  # warm-up
+    assert learning_rate(args, 30) == learning_rate(args, 60) == 1e-3  # held
+    assert 1e-4 < learning_rate(args, 80) < 1e-3  # falling
+    assert abs(learning_rate(args, 100) - 1e-4) < 1e-12  # 10% at the end
+    constant = build_parser().parse_args(["train", "unet", "--lr", "1e-3", "--warmup", "10"])
+    assert learning_rate(constant, 10_000) == 1e-3
+
+
 def test_train_command_is_registered():
     from sdstudio.cli import build_parser
 
