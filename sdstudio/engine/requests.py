@@ -75,8 +75,10 @@ class GenerationRequest:
 
     def validated(self) -> GenerationRequest:
         """This request with a canonical sampler name, or InputError saying what to fix."""
-        if self.width <= 0 or self.height <= 0 or self.width % 8 or self.height % 8:
-            raise InputError(f"size {self.width}x{self.height} is not a multiple of 8; try e.g. 512x512")
+        for name, value in (("width", self.width), ("height", self.height)):
+            if value <= 0 or value % 8:
+                lower = max(8, value - value % 8)
+                raise InputError(f"{name} {value} is not a positive multiple of 8; try {lower} or {lower + 8}")
         if self.width * self.height > 4096 * 4096:
             raise InputError(f"size {self.width}x{self.height} is too large; at most 4096x4096")
         if self.steps < 1 or self.steps > 1000:
