@@ -65,8 +65,10 @@ async def shoot(window, app, out: Path, model: Path, real: bool) -> list[Path]:
         written.append(path)
 
     c = window.controls
-    c.prompt.setPlainText("a cheerful cartoon fox, flat colours, thick outlines" if real else "a cheerful cartoon fox")
-    c.negative.setPlainText("blurry, text")
+    # Prompts the built-in emoji model knows (its captions are emoji names).
+    c.prompt.setPlainText("cat face")
+    c.negative.setPlainText("")
+    c.cfg.spin.setValue(5.0)
     await settle(app, 400)
     grab("01-empty")
 
@@ -105,6 +107,7 @@ async def shoot(window, app, out: Path, model: Path, real: bool) -> list[Path]:
     QTest.mouseMove(window.controls, window.controls.rect().center())  # no brush ring in later shots
 
     window.clear_canvas()
+    c.prompt.setPlainText("red apple")
     c.steps.spin.setValue(12)
     c.batch.setValue(5)
     finished = wait_for(window.generation_finished)

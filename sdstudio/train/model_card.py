@@ -92,8 +92,9 @@ logs to `runs/train.log`, and on re-run resumes every stage from its last checkp
     scripts/train_builtin.sh
 
 which runs `sdstudio train dataset`, `sdstudio train vae` (L1 + MSE + edge L1 + 1e-5 KL, batch 16,
-early stop on held-out PSNR), `sdstudio train unet` (batch {trained.get("unet_batch_size") or 32}, AdamW 4e-4, Min-SNR-5
-weighting, 10% empty captions, EMA 0.995) and `sdstudio train export` periodically.
+early stop on held-out PSNR), `sdstudio train unet` (batch {trained.get("unet_batch_size") or 32}, AdamW 4e-4,
+falling linearly to 10% over the last 3000 steps, Min-SNR-5 weighting, 10% empty captions,
+EMA 0.995) and `sdstudio train export` periodically.
 
 - VAE: {vae_line}.
 - UNet + text encoder: {trained["unet_steps"]} steps ({trained["unet_epochs"]} epochs), {trained["unet_minutes"]} min.
