@@ -265,7 +265,7 @@ def main() -> None:
             ),
         )
         for name, payload in walks:
-            for pacing in ("uniform", "even") if payload["walk"] == "latent" else ("uniform",):
+            for pacing in ("uniform", "even"):
                 started = time.perf_counter()
                 frames = walk(worker, args.frames, pacing=pacing, **common, **payload)
                 ratio, mean, biggest = smoothness(frames)

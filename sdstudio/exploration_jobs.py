@@ -307,8 +307,8 @@ class ExplorationJobs:
             if frames < 2:
                 raise InputError(f"a walk needs at least 2 frames, not {frames}")
             times = [index / (frames - 1) for index in range(frames)]
-            if kind == "latent" and payload.get("pacing", "even") == "even":  # a refined probe would cost 2x
-                times = paced_times(engine, latents[0], latents[1], frames, mode, cancel)
+            if payload.get("pacing", "even") == "even":
+                times = paced_times(engine, latents[0], latents[1], frames, mode, cancel, refine)
             images = latent_walk(engine, latents[0], latents[1], times, mode, refine, on_frame, cancel)
         if cancel.is_set():
             raise Cancelled()
@@ -435,23 +435,30 @@ def latent_walk(engine, a, b, times: Sequence[float], mode: str, refine: Generat
     return images
 
 
-def paced_times(engine, a, b, frames: int, mode: str, cancel=None) -> list[float]:
-    """t values at which the decoded frames are evenly spaced in pixels.
+def paced_times(
+    engine, a, b, frames: int, mode: str, cancel=None, refine: GenerationRequest | None = None
+) -> list[float]:
+    """t values at which the decoded (or refined) frames are evenly spaced in pixels.
 
-    The VAE decoder is not linear: equal steps in t can give a still stretch and then a jump.
-    A uniform probe pass measures how far each step moves the image (RMS pixel distance); the
-    walk's t is then re-timed by inverting the cumulative distance (arc-length parametrisation),
-    so a walk plays at an even pace. The ends stay exactly 0 and 1."""
+    The VAE decoder is not linear, and a refined walk even less so (the denoiser snaps to one
+    picture or the other): equal steps in t can give a still stretch and then a jump. A uniform
+    probe pass measures how far each step moves the image (RMS pixel distance); the walk's t is
+    then re-timed by inverting the cumulative distance (arc-length parametrisation), so a walk
+    plays at an even pace. The probe renders frames the way the walk will (refined walks cost
+    twice as much when paced). The ends stay exactly 0 and 1."""
     import numpy as np
 
     from sdstudio.engine.exploration import blend, full_decode
+    from sdstudio.engine.exploration import refine as refine_latent
 
     uniform = [index / (frames - 1) for index in range(frames)]
     probes = []
     for t in uniform:
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        probes.append(np.asarray(full_decode(engine, blend(a, b, t, mode)), dtype=np.float64))
+        latent = blend(a, b, t, mode)
+        image = refine_latent(engine, latent, refine) if refine is not None else full_decode(engine, latent)
+        probes.append(np.asarray(image, dtype=np.float64))
     steps = [float(np.sqrt(((after - before) ** 2).mean())) for before, after in zip(probes, probes[1:], strict=False)]
     travelled = np.concatenate([[0.0], np.cumsum(steps)])
     if travelled[-1] <= 0:

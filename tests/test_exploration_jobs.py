@@ -252,3 +252,15 @@ def test_an_evenly_paced_walk_moves_at_a_steadier_speed(jobs, engine, base, pair
     assert even.times[0] == 0.0 and even.times[-1] == 1.0 and list(even.times) == sorted(even.times)
     assert unevenness(even) <= unevenness(uniform)
     assert np.array_equal(pixels(even.frames[-1]), reconstruction(engine, pair[1]))
+
+
+def test_a_refined_walk_is_paced_with_refined_probes(jobs, engine, base, pair):
+    run(jobs, engine, ENCODE, images=list(pair), model=base.model)
+    refine = replace(base, strength=0.5, steps=4)
+    uniform = run(jobs, engine, "explore.walk", walk="refined", frames=6, pacing="uniform", refine=refine)
+    even = run(jobs, engine, "explore.walk", walk="refined", frames=6, pacing="even", refine=refine)
+    assert uniform.times == tuple(i / 5 for i in range(6))
+    assert len(even.frames) == 6 and even.times[0] == 0.0 and even.times[-1] == 1.0
+    assert list(even.times) == sorted(even.times) and even.times != uniform.times
+    # the same seed and prompt at the same t give the same frame, paced or not
+    assert np.array_equal(pixels(even.frames[0]), pixels(uniform.frames[0]))

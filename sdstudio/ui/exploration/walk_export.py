@@ -85,7 +85,9 @@ class WalkExportBox(QGroupBox):
         self.even_pace.setChecked(True)
         self.even_pace.setToolTip("The VAE decoder is not linear: equal steps of t can give a still stretch, then a\n"
                                   "jump. A quick probe pass measures how far each step moves the image and re-times\n"
-                                  "the frames so the walk moves at an even speed (the ends stay A and B).")
+                                  "the frames so the walk moves at an even speed (the ends stay A and B). Refined\n"
+                                  "walks snap from one picture to the other; pacing them probes with refined frames\n"
+                                  "(twice the time) and spreads the snap over several frames.")
 
         self.prompt_a, self.prompt_b = QLineEdit(), QLineEdit()
         self.prompt_a.setPlaceholderText("start prompt (empty: canvas prompt)")
@@ -225,7 +227,6 @@ class WalkExportBox(QGroupBox):
         seeds = self.kind.currentData() == "seed_prompt"
         self.ends.setVisible(seeds)
         self.even_pace.setVisible(not seeds)
-        self.even_pace.setEnabled(self.kind.currentData() == "latent")  # pacing refined frames would refine twice
 
     def _set_running(self, running: bool) -> None:
         self.export_button.setEnabled(not running)
