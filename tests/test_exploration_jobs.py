@@ -11,12 +11,9 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtGui import QImage
 
 import sdstudio.exploration_jobs as exploration_jobs
 from sdstudio.engine.engine import Engine
-from sdstudio.engine.interpolation import fit_image
-from sdstudio.engine.latents import decode, encode
 from sdstudio.engine.requests import GenerationRequest
 from sdstudio.errors import Cancelled, InputError
 from sdstudio.exploration_jobs import (
@@ -25,17 +22,11 @@ from sdstudio.exploration_jobs import (
     PLANE_SET,
     ExplorationJobs,
     describe_fit,
-    qimage_to_pil,
     target_size,
 )
 from sdstudio.io.images import read_parameters
 from sdstudio.worker import EngineWorker, Job
-
-
-def pixels(image: QImage | Image.Image) -> np.ndarray:
-    if isinstance(image, QImage):
-        image = qimage_to_pil(image)
-    return np.asarray(image.convert("RGB"), dtype=np.int16)
+from tests.exploration_helpers import animation_frames, pixels, reconstruction
 
 
 @pytest.fixture(scope="module")
@@ -71,26 +62,6 @@ def run(jobs: ExplorationJobs, engine: Engine, job_kind: str, request: Generatio
                "explore.walk": jobs.walk, "explore.trajectory": jobs.trajectory, "explore.step": jobs.step,
                "explore.branch": jobs.branch}[job_kind]
     return handler(engine, Job(next(ids), job_kind, request, payload))
-
-
-def animation_frames(path: Path, size: tuple[int, int] = (64, 64)) -> int:
-    """How many frames of `size` (w, h) a written animation holds, read back the way a player reads it."""
-    if path.suffix == ".mp4":
-        import imageio_ffmpeg
-
-        raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "rawvideo",
-                              "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
-        frame_bytes = size[0] * size[1] * 3
-        assert len(raw) % frame_bytes == 0
-        return len(raw) // frame_bytes
-    with Image.open(path) as animation:
-        assert animation.size == size
-        return animation.n_frames
-
-
-def reconstruction(engine: Engine, image: Image.Image, size=(64, 64)) -> np.ndarray:
-    vae = engine.model.vae
-    return pixels(decode(vae, encode(vae, fit_image(image, size)))[0])
 
 
 def test_sizes_are_multiples_of_8_and_fits_are_described():
