@@ -2,7 +2,8 @@
 
 One command builds it from installed packages (`sdstudio train dataset`) and caches it as an npz
 under data/: uint8 images (N,64,64,3) on white, captions, alternative captions and a held-out flag
-chosen by a hash of the emoji string (so the split never changes between builds).
+chosen by a hash of the emoji string (so the split never changes between builds; emoji that share
+one glyph share the decision).
 """
 
 from __future__ import annotations
@@ -124,25 +125,29 @@ def candidate_emoji() -> dict[str, dict]:
 def build(
     out: Path = DEFAULT_PATH, size: int = 64, font_path: Path = FONT_PATH, only: list[str] | None = None
 ) -> EmojiData:
-    """Render every candidate emoji, drop the ones the font cannot draw as one glyph, save the npz."""
+    """Render every candidate emoji, drop the ones the font cannot draw as one glyph, save the npz.
+
+    Some emoji share one glyph (Noto draws France, St. Martin and Clipperton Island with the same
+    flag; snowboarder has no skin tones). Each keeps its own row, so every name is learnt, and
+    the rows of one glyph share the held-out decision of its first emoji, so a held-out image is
+    never also a training image.
+    """
     font = load_font(font_path)
     table = candidate_emoji()
     chosen = only if only is not None else list(table)
-    images, emojis, captions, alts = [], [], [], []
-    seen = set()
+    images, emojis, captions, alts, heldout = [], [], [], [], []
+    first_of_glyph: dict[bytes, str] = {}
     for e in chosen:
         img = render(e, font, size)
         if img is None:
             continue
-        digest = hashlib.sha1(img.tobytes()).digest()
-        if digest in seen:  # a few sequences fall back to the same glyph
-            continue
-        seen.add(digest)
+        first = first_of_glyph.setdefault(hashlib.sha1(img.tobytes()).digest(), e)
         images.append(img)
         emojis.append(e)
         captions.append(caption_from_name(table[e]["en"], e))
         alts.append(alternative_captions(e, table[e]))
-    data = EmojiData(np.stack(images), emojis, captions, alts, np.array([is_heldout(e) for e in emojis], dtype=bool))
+        heldout.append(is_heldout(first))
+    data = EmojiData(np.stack(images), emojis, captions, alts, np.array(heldout, dtype=bool))
     save(data, out)
     return data
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import random
 import time
@@ -35,12 +36,17 @@ from sdstudio.train.vae import latent_stats
 
 
 def cache_latents(vae: AutoencoderKL, data: ds.EmojiData, device: torch.device, path: Path) -> dict:
-    """Scaled posterior means and stds of every image (training samples from the posterior), cached once."""
+    """Scaled posterior means and stds of every image (training samples from the posterior), cached once.
+
+    The cache is keyed by the images' digest and the VAE's scaling factor: a rebuilt dataset re-encodes.
+    """
+    digest = hashlib.sha1(np.ascontiguousarray(data.images).tobytes()).hexdigest()
     cached = load_checkpoint(path)
     if (
         cached is not None
         and cached["scaling_factor"] == vae.config.scaling_factor
         and len(cached["mean"]) == len(data)
+        and cached.get("images_sha1") == digest
     ):
         return cached
     images = from_uint8(data.images)
@@ -50,7 +56,7 @@ def cache_latents(vae: AutoencoderKL, data: ds.EmojiData, device: torch.device, 
             [vae.encode(images[i : i + 128].to(device)).latent_dist.logvar.cpu() for i in range(0, len(images), 128)]
         )
     s = vae.config.scaling_factor
-    cached = {"mean": mean * s, "std": (0.5 * logvar).exp() * s, "scaling_factor": s}
+    cached = {"mean": mean * s, "std": (0.5 * logvar).exp() * s, "scaling_factor": s, "images_sha1": digest}
     atomic_save(cached, path)
     return cached
 

@@ -45,3 +45,12 @@ def test_builder_renders_single_glyphs_and_round_trips(tmp_path):
     font = ds.load_font()
     assert ds.render("a", font) is None, "letters have no colour glyph: skipped"
     assert ds.render("😀😀", font) is None, "two glyphs are skipped"
+
+
+@pytest.mark.skipif(not ds.FONT_PATH.exists(), reason="fonts-noto-color-emoji is not installed (apt-get install)")
+def test_emoji_sharing_one_glyph_keep_their_own_captions(tmp_path):
+    # Noto draws the flags of France and St. Martin alike; both names must reach training.
+    data = ds.build(tmp_path / "e.npz", only=["🇲🇫", "🇫🇷", "🍎"])
+    assert data.captions == ["flag of St. Martin", "flag of France", "red apple"]
+    assert (data.images[0] == data.images[1]).all()
+    assert data.heldout[0] == data.heldout[1] == ds.is_heldout("🇲🇫")
