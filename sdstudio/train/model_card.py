@@ -8,15 +8,44 @@ from pathlib import Path
 from sdstudio.train.common import atomic_write_text
 
 
-def _last_jsonl(path: Path) -> dict:
-    if not path.exists():
-        return {}
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    return json.loads(lines[-1]) if lines else {}
-
-
 def _fmt(value, spec: str = "", missing: str = "n/a") -> str:
     return missing if value is None else format(value, spec)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def learning_rate_history(records: list[dict]) -> str:
+    """The UNet's learning rate as it was logged: its peak and every cool-down, by step.
+
+    Read from the log rather than from flags, because a resumed run may change its schedule (the
+    shipped model was cooled down once, then trained on at full rate and cooled down again).
+    A resumed run logs some steps twice; the later record wins.
+    """
+    by_step = {r["step"]: r["lr"] for r in records if "step" in r and "lr" in r}
+    if not by_step:
+        return "AdamW"
+    steps = sorted(by_step)
+    peak = max(by_step.values())
+    cooling = [by_step[s] < peak * (1 - 1e-6) for s in steps]
+    warm = next(i for i, s in enumerate(steps) if not cooling[i])  # the warm-up rises to the peak
+    spans, start = [], None
+    for i in range(warm, len(steps)):
+        if cooling[i] and start is None:
+            start = steps[i - 1]
+        if not cooling[i] and start is not None:
+            spans.append((start, steps[i - 1], by_step[steps[i - 1]]))
+            start = None
+    if start is not None:
+        spans.append((start, steps[-1], by_step[steps[-1]]))
+    rate = f"{peak:.1e}".replace("e-0", "e-")
+    if not spans:
+        return f"AdamW {rate}"
+    falls = [f"to {low / peak:.0%} over steps {a}-{b}" for a, b, low in spans]
+    return f"AdamW {rate}, falling linearly " + ", then back to the peak and falling again ".join(falls)
 
 
 def _vae_line(vae: dict) -> str:
@@ -36,7 +65,8 @@ def write_model_card(out: Path, save_dir: Path, info: dict) -> None:
     trained, params = info["trained"], info["trained"]["params"]
     vae = trained.get("vae") or {}
     vae_line = _vae_line(vae)
-    unet_log = _last_jsonl(save_dir / "logs" / "unet_log.jsonl")
+    unet_records = _read_jsonl(save_dir / "logs" / "unet_log.jsonl")
+    unet_log = unet_records[-1] if unet_records else {}
     bench_path = save_dir / "benchmark.json"
     bench = json.loads(bench_path.read_text()) if bench_path.exists() else {}
     m = {k: f"{v / 1e6:.2f}M" for k, v in params.items()}
@@ -68,7 +98,9 @@ a demo model that lets sdstudio work out of the box with nothing downloaded, not
   `:woman_technologist_medium_skin_tone:` -> "woman technologist, medium skin tone"; flags as
   "flag of X"; alternative captions (Unicode character names from Python's `unicodedata`, the
   package's aliases) are picked 25% of the time.
-- Held out: 5% of the emoji, chosen by a hash of the emoji string (never trained on).
+- Held out: 5% of the emoji, chosen by a hash of the emoji string (never trained on). Emoji that
+  the font draws alike (the flags of France and St. Martin) keep one row each under their own
+  names and share one held-out decision.
 
 ## Architecture ({sum(params.values()) / 1e6:.1f}M parameters, {trained["dtype"]})
 
@@ -92,8 +124,8 @@ logs to `runs/train.log`, and on re-run resumes every stage from its last checkp
     scripts/train_builtin.sh
 
 which runs `sdstudio train dataset`, `sdstudio train vae` (L1 + MSE + edge L1 + 1e-5 KL, batch 16,
-early stop on held-out PSNR), `sdstudio train unet` (batch {trained.get("unet_batch_size") or 32}, AdamW 4e-4,
-falling linearly to 10% over the last 3000 steps, Min-SNR-5 weighting, 10% empty captions,
+early stop on held-out PSNR), `sdstudio train unet` (batch {trained.get("unet_batch_size") or 32},
+{learning_rate_history(unet_records)}, Min-SNR-5 weighting, 10% empty captions,
 EMA 0.995) and `sdstudio train export` periodically.
 
 - VAE: {vae_line}.
