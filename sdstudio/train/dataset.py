@@ -93,6 +93,16 @@ def alternative_captions(emoji: str, data: dict) -> list[str]:
     return list(unique.values())
 
 
+def without_other_names(captions: list[str], alts: list[list[str]]) -> list[list[str]]:
+    """Drop alternative captions that are another emoji's main caption.
+
+    The package's aliases reuse names: 😎 has the alias "sunglasses", the name of 🕶️, and 😁 the
+    alias "grinning face with smiling eyes", the name of 😄. A name should mean one picture.
+    """
+    names = {c.lower() for c in captions}
+    return [[a for a in row if a.lower() not in names] for row in alts]
+
+
 def load_font(path: Path = FONT_PATH) -> ImageFont.FreeTypeFont:
     if not features.check("raqm"):
         raise RuntimeError("Pillow lacks raqm: ZWJ sequences, flags and skin tones would not render as one glyph")
@@ -147,6 +157,7 @@ def build(
         captions.append(caption_from_name(table[e]["en"], e))
         alts.append(alternative_captions(e, table[e]))
         heldout.append(is_heldout(first))
+    alts = without_other_names(captions, alts)
     data = EmojiData(np.stack(images), emojis, captions, alts, np.array(heldout, dtype=bool))
     save(data, out)
     return data

@@ -26,6 +26,12 @@ def test_alternative_captions_include_the_unicode_name():
     assert "red apple" not in ds.alternative_captions("🍎", pkg.EMOJI_DATA["🍎"])
 
 
+def test_an_alias_that_names_another_emoji_is_dropped():
+    captions = ["smiling face with sunglasses", "sunglasses", "cat face"]
+    alts = [["sunglasses", "cool"], ["dark sunglasses"], ["Cat Face", "kitty"]]
+    assert ds.without_other_names(captions, alts) == [["cool"], ["dark sunglasses"], ["kitty"]]
+
+
 def test_heldout_split_is_stable_and_about_five_percent():
     table = list(ds.candidate_emoji())
     share = np.mean([ds.is_heldout(e) for e in table])
