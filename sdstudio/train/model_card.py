@@ -97,7 +97,7 @@ a demo model that lets sdstudio work out of the box with nothing downloaded, not
 - Captions: the names of the PyPI **`emoji`** package (BSD licence), e.g.
   `:woman_technologist_medium_skin_tone:` -> "woman technologist, medium skin tone"; flags as
   "flag of X"; alternative captions (Unicode character names from Python's `unicodedata`, the
-  package's aliases) are picked 25% of the time.
+  package's aliases, except those that are another emoji's name) are picked 25% of the time.
 - Held out: 5% of the emoji, chosen by a hash of the emoji string (never trained on). Emoji that
   the font draws alike (the flags of France and St. Martin) keep one row each under their own
   names and share one held-out decision.
