@@ -9,7 +9,8 @@
 # Knobs (environment): VAE_MINUTES (50), DECODER_MINUTES (30, decoder-only fine-tune on the next
 # run after a first export), CHUNK_MINUTES (20, UNet minutes between exports),
 # UNET_MAX_STEPS (30000), UNET_COOLDOWN_STEPS (3000, the learning rate falls to 10% over the
-# last N steps before UNET_MAX_STEPS), PYTHON (.venv/bin/python).
+# last N steps before UNET_MAX_STEPS), SEED_FROM_SHIPPED (1: with no run folder, continue from the
+# shipped model; 0: from scratch), PYTHON (.venv/bin/python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs
@@ -32,6 +33,12 @@ fi
 echo "$(date '+%F %T') train_builtin.sh started (pid $$)"
 
 [[ -f data/emoji64.npz ]] || "$PY" -m sdstudio train dataset
+# A fresh clone has the shipped model but no run folder: go on from the shipped model rather than
+# from scratch (SEED_FROM_SHIPPED=0 trains from scratch).
+if [[ "${SEED_FROM_SHIPPED:-1}" == 1 && ! -e $RUN/vae && ! -e $RUN/vae_state.pt && ! -e $RUN/unet_state.pt \
+      && -f checkpoints/sdstudio-emoji/sdstudio.json ]]; then
+    "$PY" -m sdstudio train seed
+fi
 [[ -f $RUN/vae_done.json ]] || "$PY" -m sdstudio train vae --max-minutes "${VAE_MINUTES:-50}"
 # Sharpen the decoder only (the latents, and so the UNet, stay valid) once a first model is exported.
 if [[ ! -f $RUN/vae_decoder_done.json && -f checkpoints/sdstudio-emoji/model_index.json ]]; then

@@ -1,4 +1,4 @@
-"""`sdstudio train dataset|vae|unet|export`: the built-in emoji model's training commands.
+"""`sdstudio train dataset|vae|unet|seed|export`: the built-in emoji model's training commands.
 
 `register(commands)` is called by sdstudio.cli with its argparse subparsers; each leaf parser sets
 `handler(args) -> int`. Heavy imports happen inside the handlers so `sdstudio --help` stays fast.
@@ -30,6 +30,12 @@ def _unet(args: argparse.Namespace) -> int:
     return unet.train(args)
 
 
+def _seed(args: argparse.Namespace) -> int:
+    from sdstudio.train import seed
+
+    return seed.run(args)
+
+
 def _export(args: argparse.Namespace) -> int:
     from sdstudio.train import export
 
@@ -55,6 +61,13 @@ def register(commands) -> None:
     unet = stages.add_parser("unet", help="stage 2: train the denoiser and text encoder")
     options.unet_arguments(unet)
     unet.set_defaults(handler=_unet)
+
+    seed = stages.add_parser(
+        "seed", help="continue from an exported model when the run folder is lost: write its VAE and UNet state"
+    )
+    seed.add_argument("--model", default=options.EXPORT_DIR, help="the exported model folder")
+    seed.add_argument("--save-dir", default=options.SAVE_DIR, help="the run folder to create")
+    seed.set_defaults(handler=_seed)
 
     export = stages.add_parser("export", help="write the diffusers folder checkpoints/sdstudio-emoji")
     options.export_arguments(export)

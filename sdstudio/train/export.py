@@ -22,7 +22,7 @@ from transformers import CLIPTextConfig, CLIPTextModel
 
 from sdstudio.train import dataset as ds
 from sdstudio.train.common import TOKENIZER_DIR, atomic_write_text, from_uint8, grid, load_checkpoint, psnr
-from sdstudio.train.model_card import write_model_card
+from sdstudio.train.model_card import read_jsonl, unet_schedule, write_model_card
 from sdstudio.train.models import load_tokenizer, sample_scheduler
 from sdstudio.train.sample import FIXED_PROMPTS, generate
 
@@ -132,6 +132,7 @@ def export(
     match = fp16_psnr(unet, text_encoder, vae, tokenizer) if fp16 == "auto" else None
     use_fp16 = fp16 == "yes" or (match is not None and match >= FP16_MIN_PSNR)
     vae_done = Path(save_dir) / "vae_done.json"
+    unet_log = Path(save_dir) / "logs" / "unet_log.jsonl"
     run = state["run"]
     info = {
         "name": "sdstudio-emoji",
@@ -144,6 +145,8 @@ def export(
             "unet_epochs": run["epoch"],
             "unet_minutes": round(run["elapsed"] / 60, 1),
             "unet_batch_size": run.get("batch_size"),
+            "unet_schedule": unet_schedule(read_jsonl(unet_log), run.get("seeded_from")),
+            "seeded_from": run.get("seeded_from"),
             "vae": json.loads(vae_done.read_text()) if vae_done.exists() else None,
             "exported": time.strftime("%Y-%m-%d %H:%M:%S"),
             "dtype": "float16" if use_fp16 else "float32",

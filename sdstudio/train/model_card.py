@@ -12,7 +12,7 @@ def _fmt(value, spec: str = "", missing: str = "n/a") -> str:
     return missing if value is None else format(value, spec)
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -48,6 +48,22 @@ def learning_rate_history(records: list[dict]) -> str:
     return f"AdamW {rate}, falling linearly " + ", then back to the peak and falling again ".join(falls)
 
 
+def unet_schedule(records: list[dict], seeded_from: dict | None = None) -> str:
+    """The whole run's learning-rate history, including what a seeded run's model went through before.
+
+    A run seeded from an exported model (`sdstudio train seed`) logs only its own steps; the earlier
+    history comes with the seed.
+    """
+    if not seeded_from:
+        return learning_rate_history(records)
+    start = seeded_from["step"]
+    later = learning_rate_history([r for r in records if r.get("step", 0) > start])
+    return (
+        f"{seeded_from['schedule']}; then, from that step-{start} model with a fresh optimizer"
+        f" (the learning rate warmed up again), {later}"
+    )
+
+
 def _vae_line(vae: dict) -> str:
     """Stage 1, then the decoder-only fine-tune when there was one (same encoder, same latent space)."""
     line = f"{_fmt(vae.get('epochs'))} epochs, {_fmt(vae.get('steps'))} steps, {_fmt(vae.get('minutes'))} minutes"
@@ -65,7 +81,7 @@ def write_model_card(out: Path, save_dir: Path, info: dict) -> None:
     trained, params = info["trained"], info["trained"]["params"]
     vae = trained.get("vae") or {}
     vae_line = _vae_line(vae)
-    unet_records = _read_jsonl(save_dir / "logs" / "unet_log.jsonl")
+    unet_records = read_jsonl(save_dir / "logs" / "unet_log.jsonl")
     unet_log = unet_records[-1] if unet_records else {}
     bench_path = save_dir / "benchmark.json"
     bench = json.loads(bench_path.read_text()) if bench_path.exists() else {}
@@ -125,7 +141,7 @@ logs to `runs/train.log`, and on re-run resumes every stage from its last checkp
 
 which runs `sdstudio train dataset`, `sdstudio train vae` (L1 + MSE + edge L1 + 1e-5 KL, batch 16,
 early stop on held-out PSNR), `sdstudio train unet` (batch {trained.get("unet_batch_size") or 32},
-{learning_rate_history(unet_records)}, Min-SNR-5 weighting, 10% empty captions,
+{trained.get("unet_schedule") or unet_schedule(unet_records)}, Min-SNR-5 weighting, 10% empty captions,
 EMA 0.995) and `sdstudio train export` periodically.
 
 - VAE: {vae_line}.

@@ -122,12 +122,13 @@ def save_samples(ema_unet, ema_te, tokenizer, vae, path: Path, steps: int = 20, 
     grid(images, cols=len(FIXED_PROMPTS), scale=2).save(path)
 
 
-def learning_rate(args: argparse.Namespace, step: int) -> float:
+def learning_rate(args: argparse.Namespace, step: int, warm_from: int = 0) -> float:
     """Linear warm-up, constant, then (with --max-steps and --cooldown-steps) a linear fall to 10%.
 
-    A function of the step alone, so a resumed run continues the same schedule.
+    A function of the step alone, so a resumed run continues the same schedule. A run seeded from an
+    exported model starts with a fresh optimizer at step `warm_from`, so it warms up again from there.
     """
-    lr = args.lr * min(1.0, (step + 1) / args.warmup)
+    lr = args.lr * min(1.0, (step - warm_from + 1) / args.warmup)
     cooldown = getattr(args, "cooldown_steps", 0)
     if cooldown and args.max_steps:
         remaining = args.max_steps - step
@@ -165,9 +166,11 @@ def train(args: argparse.Namespace) -> int:
         text_encoder.load_state_dict(state["text_encoder"])
         ema_unet.model.load_state_dict(state["ema_unet"])
         ema_te.model.load_state_dict(state["ema_text_encoder"])
-        opt.load_state_dict(state["opt"])
+        if state["opt"] is not None:  # None in a run seeded from an exported model
+            opt.load_state_dict(state["opt"])
         run.update(state["run"])
         print(f"resumed UNet from step {run['step']} ({run['elapsed'] / 60:.1f} min trained)")
+    warm_from = run.get("seeded_from", {}).get("step", 0)
     n_unet = sum(p.numel() for p in unet.parameters())
     n_te = sum(p.numel() for p in text_encoder.parameters())
     print(f"UNet {n_unet / 1e6:.2f}M + text encoder {n_te / 1e6:.2f}M params on {device}; {len(train_set)} images")
@@ -206,7 +209,7 @@ def train(args: argparse.Namespace) -> int:
         latents = mean[idx] + std[idx] * torch.randn_like(std[idx])
         rows = [pick_caption(choices[i], rng, args.caption_dropout) for i in idx.tolist()]
         loss = diffusion_loss(unet, text_encoder, scheduler, latents, table[rows], args.snr_gamma)
-        lr = learning_rate(args, run["step"])
+        lr = learning_rate(args, run["step"], warm_from)
         for group in opt.param_groups:
             group["lr"] = lr
         opt.zero_grad(set_to_none=True)
