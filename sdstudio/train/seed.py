@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -34,15 +35,16 @@ def seed_run(model_dir: Path, save_dir: Path) -> dict:
             raise FileExistsError(f"{existing} exists: the run is there to resume, not to seed")
     trained = json.loads(info_path.read_text())["trained"]
 
+    # Load everything before writing anything, so a broken model folder leaves no half-seeded run.
     vae = AutoencoderKL.from_pretrained(str(model_dir / "vae"), torch_dtype=torch.float32)
+    unet = UNet2DConditionModel.from_pretrained(str(model_dir / "unet"), torch_dtype=torch.float32)
+    text_encoder = CLIPTextModel.from_pretrained(str(model_dir / "text_encoder"), torch_dtype=torch.float32)
     vae.save_pretrained(save_dir / "vae", safe_serialization=True)
     vae_record = trained.get("vae") or {}
     atomic_write_text(save_dir / "vae_done.json", json.dumps(vae_record, indent=2))
     if vae_record.get("decoder_finetune"):
         atomic_write_text(save_dir / "vae_decoder_done.json", json.dumps(vae_record["decoder_finetune"], indent=2))
 
-    unet = UNet2DConditionModel.from_pretrained(str(model_dir / "unet"), torch_dtype=torch.float32)
-    text_encoder = CLIPTextModel.from_pretrained(str(model_dir / "text_encoder"), torch_dtype=torch.float32)
     seeded_from = {
         "folder": str(model_dir),
         "step": trained["unet_steps"],
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         seeded = seed_run(Path(args.model), Path(args.save_dir))
     except (FileNotFoundError, FileExistsError) as exc:
-        print(f"error: {exc}")
+        print(f"sdstudio: error: {exc}", file=sys.stderr)
         return 2
     print(f"seeded {args.save_dir} from {args.model} at UNet step {seeded['step']} (fresh optimizer)")
     return 0
