@@ -40,6 +40,24 @@ def canonical_sampler(name: str) -> str:
     raise InputError(f"unknown sampler '{name}'; choose one of: {', '.join(SAMPLER_NAMES)}")
 
 
+class Upscaler(StrEnum):
+    """How hires fix enlarges the first pass: in latent space (bicubic) or in pixels (Lanczos)."""
+
+    LATENT = "latent"
+    LANCZOS = "lanczos"
+
+
+@dataclass(frozen=True)
+class HiresFix:
+    """A1111's hires fix: generate at the base size, upscale by `scale`, then img2img at `denoise`
+    for `steps` steps (0 = the base job's step count)."""
+
+    scale: float = 2.0
+    steps: int = 0
+    denoise: float = 0.5
+    upscaler: Upscaler = Upscaler.LATENT
+
+
 class Mode(StrEnum):
     TXT2IMG = "txt2img"
     IMG2IMG = "img2img"
@@ -66,6 +84,9 @@ class GenerationRequest:
     mask_feather: int = 8  # pixels of blur on the mask edge when pasting the original back
     previews: bool = True  # compute a cheap preview image at every step
     keep_trajectory: bool = False  # keep the per-step latents (for the trajectory scrubber)
+    clip_skip: int = 1  # A1111's meaning: 1 = last CLIP layer, 2 = penultimate (through the final layer norm)
+    vae: str = ""  # a VAE name from discovery or a path; "" means the model's own
+    hires: HiresFix | None = None  # hires fix for txt2img; None = off
 
     @property
     def mode(self) -> Mode:
