@@ -1,7 +1,7 @@
-"""The command line: `sdstudio generate|img2img|inpaint|interpolate|models|info` over the engine.
+"""The argument parser of `sdstudio COMMAND`: every command's options, each leaf bound to its handler.
 
-Contract: success exits 0; bad input exits 2 with one line on stderr saying what is wrong and
-what to do (never a traceback) and writes no partial file.
+Parsing imports nothing heavy: handlers import torch/diffusers inside themselves, so `--help`,
+`models` and `info` stay fast.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from sdstudio.engine.requests import SAMPLER_NAMES, GenerationRequest
-from sdstudio.errors import Cancelled, SdStudioError
+from sdstudio.cli import commands as handlers
+from sdstudio.engine.requests import SAMPLER_NAMES
 
 EXIT_BAD_INPUT = 2
 
@@ -47,20 +47,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="text to image")
     _generation_options(generate)
+    generate.set_defaults(handler=handlers.run_generate)
 
     img2img = commands.add_parser("img2img", help="image to image")
     _generation_options(img2img)
+    img2img.set_defaults(handler=handlers.run_img2img)
     img2img.add_argument("--image", type=Path, required=True)
     img2img.add_argument("--strength", type=float, default=0.75, help="0..1: how much of the image is re-imagined")
 
     inpaint = commands.add_parser("inpaint", help="repaint the white part of a mask")
     _generation_options(inpaint)
+    inpaint.set_defaults(handler=handlers.run_inpaint)
     inpaint.add_argument("--image", type=Path, required=True)
     inpaint.add_argument("--mask", type=Path, required=True, help="white = repaint, black = keep")
     inpaint.add_argument("--strength", type=float, default=1.0)
     inpaint.add_argument("--feather", type=int, default=8, help="pixels of soft edge when pasting back")
 
     interpolate = commands.add_parser("interpolate", help="walk between two images' VAE latents")
+    interpolate.set_defaults(handler=handlers.run_interpolate)
     interpolate.add_argument("--from", dest="source", type=Path, required=True)
     interpolate.add_argument("--to", dest="target", type=Path, required=True)
     interpolate.add_argument("--frames", type=int, default=16)
@@ -73,9 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--out", type=Path, help="an animation: .gif, .webp or .mp4")
     where.add_argument("--out-dir", type=Path, help="a folder of PNG frames")
 
-    commands.add_parser("models", help="list the models found: name, kind, path")
+    models = commands.add_parser("models", help="list the models found: name, kind, path")
+    models.set_defaults(handler=handlers.run_models)
     info = commands.add_parser("info", help="print the generation parameters stored in an image")
     info.add_argument("image", type=Path)
+    info.set_defaults(handler=handlers.run_info)
 
     try:
         from sdstudio.train.cli import register
@@ -84,58 +90,3 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         register(commands)
     return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    try:
-        return _run(args)
-    except SdStudioError as error:
-        print(f"sdstudio: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Cancelled:
-        print("sdstudio: cancelled", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("sdstudio: interrupted", file=sys.stderr)
-        return 130
-
-
-def _run(args: argparse.Namespace) -> int:
-    from sdstudio import commands
-
-    handler = getattr(commands, f"run_{args.command}", None)
-    if handler is None:
-        return args.handler(args)  # registered by a plug-in (sdstudio.train)
-    return handler(args)
-
-
-def request_from_args(
-    args: argparse.Namespace, default_size: tuple[int, int], init_image=None, mask_image=None
-) -> GenerationRequest:
-    """CLI flags -> the request dataclass (the one source of truth), validated.
-
-    A missing --width/--height is the input image's size (rounded down to a multiple of 8) for
-    img2img/inpaint, else `default_size` (the model's native size)."""
-    if init_image is not None:
-        default_size = (init_image.width - init_image.width % 8, init_image.height - init_image.height % 8)
-    return GenerationRequest(
-        prompt=args.prompt,
-        negative_prompt=args.negative,
-        model=args.model,
-        sampler=args.sampler,
-        steps=args.steps,
-        cfg_scale=args.cfg,
-        seed=args.seed,
-        width=args.width or default_size[0],
-        height=args.height or default_size[1],
-        batch_count=args.batch,
-        strength=getattr(args, "strength", 0.75),
-        init_image=init_image,
-        mask_image=mask_image,
-        mask_feather=getattr(args, "feather", 8),
-    ).validated()

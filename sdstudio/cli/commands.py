@@ -1,4 +1,4 @@
-"""What each CLI command does, over the engine and sdstudio.io. Parsing lives in sdstudio.cli."""
+"""What each CLI command does, over the engine and sdstudio.io. Parsing lives in sdstudio.cli.parser."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from sdstudio.cli.request_args import request_from_args
 from sdstudio.engine.requests import GenerationRequest, LoadEvent, StepEvent
 from sdstudio.errors import InputError
 
@@ -74,7 +75,6 @@ def _preview_writer(folder: Path, request: GenerationRequest):
 
 
 def _generate(args: argparse.Namespace, init_image=None, mask_image=None) -> int:
-    from sdstudio.cli import request_from_args
     from sdstudio.engine.engine import Engine
     from sdstudio.io.images import next_output_path, save_image
     from sdstudio.io.metadata import format_parameters
@@ -148,7 +148,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from sdstudio.engine.models import discover_models
+    from sdstudio.engine.discovery import discover_models
 
     models = discover_models()
     for info in models:

@@ -1,0 +1,34 @@
+"""CLI flags -> the request dataclass (the one source of truth for generation parameters)."""
+
+from __future__ import annotations
+
+import argparse
+
+from sdstudio.engine.requests import GenerationRequest
+
+
+def request_from_args(
+    args: argparse.Namespace, default_size: tuple[int, int], init_image=None, mask_image=None
+) -> GenerationRequest:
+    """CLI flags -> the request dataclass (the one source of truth), validated.
+
+    A missing --width/--height is the input image's size (rounded down to a multiple of 8) for
+    img2img/inpaint, else `default_size` (the model's native size)."""
+    if init_image is not None:
+        default_size = (init_image.width - init_image.width % 8, init_image.height - init_image.height % 8)
+    return GenerationRequest(
+        prompt=args.prompt,
+        negative_prompt=args.negative,
+        model=args.model,
+        sampler=args.sampler,
+        steps=args.steps,
+        cfg_scale=args.cfg,
+        seed=args.seed,
+        width=args.width or default_size[0],
+        height=args.height or default_size[1],
+        batch_count=args.batch,
+        strength=getattr(args, "strength", 0.75),
+        init_image=init_image,
+        mask_image=mask_image,
+        mask_feather=getattr(args, "feather", 8),
+    ).validated()
