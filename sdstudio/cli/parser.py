@@ -7,7 +7,6 @@ Parsing imports nothing heavy: handlers import torch/diffusers inside themselves
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import NoReturn
 
