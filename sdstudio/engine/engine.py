@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from sdstudio.engine import inpaint
+from sdstudio.engine import hires, inpaint
 from sdstudio.engine.components import LoadedModel
 from sdstudio.engine.conditioning import Conditioning, encode_prompts
 from sdstudio.engine.latents import decode, encode, encode_tensor
@@ -163,9 +163,15 @@ class Engine:
                 on_step(StepEvent(index, step, total, elapsed, preview))
 
             callback = preview_callback(model, started, emit, request.previews)
+        second = hires.plan(model, request) if request.hires is not None else None
+        total = len(state.timesteps) + (second.step_count if second is not None else 0)  # both passes: one bar
         latents = denoise(
-            model, scheduler, cond, state, request.cfg_scale, size, generator, callback, cancel, request.keep_trajectory
+            model, scheduler, cond, state, request.cfg_scale, size, generator, hires.shifted(callback, 0, total),
+            cancel, request.keep_trajectory,
         )
+        if second is not None:
+            later = hires.shifted(callback, len(state.timesteps), total)
+            latents = hires.second_pass(model, second, cond, latents, request.cfg_scale, generator, later, cancel)
         image = decode(model.vae, latents)[0]
         if request.mode is Mode.INPAINT:
             image = inpaint.paste_back(init_image, image, self._sized_mask(request), request.mask_feather)

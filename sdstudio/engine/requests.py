@@ -58,6 +58,32 @@ class HiresFix:
     upscaler: Upscaler = Upscaler.LATENT
 
 
+def hires_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """Hires fix's final size: base * scale, floored to a multiple of 8 as A1111 does (so a restored
+    A1111 image comes out at the size it states)."""
+    return max(8, int(width * scale) // 8 * 8), max(8, int(height * scale) // 8 * 8)
+
+
+def _checked_hires(hires: HiresFix, request: GenerationRequest) -> HiresFix:
+    """The hires settings with a canonical upscaler, or InputError naming the value to fix."""
+    try:
+        upscaler = Upscaler(str(hires.upscaler).lower())
+    except ValueError:
+        raise InputError(f"unknown hires upscaler '{hires.upscaler}'; choose latent or lanczos") from None
+    if request.init_image is not None:
+        raise InputError("hires fix is for text to image; turn it off for img2img, inpaint and outpaint")
+    if not 1.0 <= hires.scale <= 4.0:
+        raise InputError(f"hires scale must be between 1 and 4, not {hires.scale:g}")
+    if not 0 <= hires.steps <= 1000:
+        raise InputError(f"hires steps must be between 0 (= the base steps) and 1000, not {hires.steps}")
+    if not 0.0 < hires.denoise <= 1.0:
+        raise InputError(f"hires denoise must be in (0, 1], not {hires.denoise:g}")
+    width, height = hires_size(request.width, request.height, hires.scale)
+    if width * height > 4096 * 4096:
+        raise InputError(f"hires size {width}x{height} is too large; at most 4096x4096 (lower the hires scale)")
+    return replace(hires, upscaler=upscaler)
+
+
 class Mode(StrEnum):
     TXT2IMG = "txt2img"
     IMG2IMG = "img2img"
@@ -114,7 +140,10 @@ class GenerationRequest:
             raise InputError(f"seed must be between 0 and 2^63-1, not {self.seed}")
         if self.mask_image is not None and self.init_image is None:
             raise InputError("a mask needs an image to inpaint")
-        return replace(self, sampler=canonical_sampler(self.sampler))
+        hires = self.hires
+        if hires is not None:
+            hires = _checked_hires(hires, self)
+        return replace(self, sampler=canonical_sampler(self.sampler), hires=hires)
 
     def with_seed(self, seed: int) -> GenerationRequest:
         return replace(self, seed=seed, batch_count=1)
