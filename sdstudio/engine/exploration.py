@@ -18,7 +18,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 from PIL import Image
@@ -34,6 +34,7 @@ from sdstudio.errors import Cancelled, InputError
 
 FrameListener = Callable[[int, int, Image.Image], None]  # (frame index 1-based, total, image)
 INTERPOLATION_MODES = ("slerp", "lerp")
+WALK_PACINGS = ("even", "uniform")
 
 
 def blend(a: torch.Tensor, b: torch.Tensor, t: float, mode: str = "slerp") -> torch.Tensor:
@@ -107,29 +108,85 @@ def refine(engine: Engine, latent: torch.Tensor, request: GenerationRequest) -> 
     return engine.generate(plain, start=Start(init_latent=latent)).images[0].image
 
 
-def interpolation_frames(
+@dataclass
+class Walk:
+    """A walk's frames and the t of each (evenly paced walks are not uniform in t)."""
+
+    images: list[Image.Image]
+    times: list[float]
+
+
+def latent_walk(
     engine: Engine,
     latent_a: torch.Tensor,
     latent_b: torch.Tensor,
     frames: int,
     mode: str = "slerp",
     refine_request: GenerationRequest | None = None,
+    pacing: str = "even",
     on_frame: FrameListener | None = None,
     cancel: threading.Event | None = None,
-) -> list[Image.Image]:
-    """A walk from A to B. With `refine_request` every frame is refined with the same seed and
-    prompt, so neighbouring frames stay close (the walk stays smooth)."""
+) -> Walk:
+    """The one walk from A to B (app, CLI and benchmarks): `frames` blends decoded, or refined
+    with the same seed and prompt so neighbouring frames stay close; `pacing="even"` re-times
+    them so the picture moves at a steady pace (see `paced_times`)."""
     if frames < 2:
         raise InputError(f"a walk needs at least 2 frames, not {frames}")
+    if mode not in INTERPOLATION_MODES:
+        raise InputError(f"unknown interpolation '{mode}'; use one of {', '.join(INTERPOLATION_MODES)}")
+    if pacing not in WALK_PACINGS:
+        raise InputError(f"unknown pacing '{pacing}'; use one of {', '.join(WALK_PACINGS)}")
+    times = [index / (frames - 1) for index in range(frames)]
+    if pacing == "even":
+        times = paced_times(engine, latent_a, latent_b, frames, mode, cancel, refine_request)
     images = []
-    for index in range(frames):
+    for index, t in enumerate(times):
         _check(cancel)
-        latent = blend(latent_a, latent_b, index / (frames - 1), mode)
-        image = refine(engine, latent, refine_request) if refine_request else full_decode(engine, latent)
+        image = _walk_frame(engine, blend(latent_a, latent_b, t, mode), refine_request)
         images.append(image)
         if on_frame is not None:
             on_frame(index + 1, frames, image)
-    return images
+    _check(cancel)
+    return Walk(images, times)
+
+
+def _walk_frame(engine: Engine, latent: torch.Tensor, refine_request: GenerationRequest | None) -> Image.Image:
+    return refine(engine, latent, refine_request) if refine_request is not None else full_decode(engine, latent)
+
+
+def paced_times(
+    engine: Engine,
+    latent_a: torch.Tensor,
+    latent_b: torch.Tensor,
+    frames: int,
+    mode: str,
+    cancel: threading.Event | None = None,
+    refine_request: GenerationRequest | None = None,
+) -> list[float]:
+    """t values at which the decoded (or refined) frames are evenly spaced in pixels.
+
+    The VAE decoder is not linear, and a refined walk even less so (the denoiser snaps to one
+    picture or the other): equal steps in t can give a still stretch and then a jump. A uniform
+    probe pass measures how far each step moves the image (RMS pixel distance); the walk's t is
+    then re-timed by inverting the cumulative distance (arc-length parametrisation), so a walk
+    plays at an even pace. The probe renders frames the way the walk will (refined walks cost
+    twice as much when paced). The ends stay exactly 0 and 1."""
+    import numpy as np
+
+    uniform = [index / (frames - 1) for index in range(frames)]
+    probes = []
+    for t in uniform:
+        _check(cancel)
+        image = _walk_frame(engine, blend(latent_a, latent_b, t, mode), refine_request)
+        probes.append(np.asarray(image, dtype=np.float64))
+    steps = [float(np.sqrt(((after - before) ** 2).mean())) for before, after in zip(probes, probes[1:], strict=False)]
+    travelled = np.concatenate([[0.0], np.cumsum(steps)])
+    if travelled[-1] <= 0:
+        return uniform
+    targets = np.linspace(0.0, travelled[-1], frames)
+    times = [float(t) for t in np.interp(targets, travelled, uniform)]
+    times[0], times[-1] = 0.0, 1.0
+    return times
 
 
 def lerp_conditioning(a: Conditioning, b: Conditioning, t: float) -> Conditioning:

@@ -1,14 +1,8 @@
-"""Interpolation between two images through their VAE latents."""
+"""Fitting images to the sizes the VAE and UNet accept (multiples of 8), without distorting them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import torch
 from PIL import Image, ImageOps
-
-from sdstudio.engine.engine import Engine
-from sdstudio.engine.latents import decode, encode, interpolation_path
 
 
 def fit_size(image: Image.Image, multiple: int = 8) -> tuple[int, int]:
@@ -23,27 +17,3 @@ def fit_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     if image.size == size:
         return image
     return ImageOps.fit(image, size, Image.Resampling.LANCZOS)
-
-
-def interpolate_images(
-    engine: Engine,
-    image_a: Image.Image,
-    image_b: Image.Image,
-    frames: int,
-    mode: str = "slerp",
-    model: str = "",
-    size: tuple[int, int] | None = None,
-    on_frame: Callable[[int, int], None] | None = None,
-) -> list[Image.Image]:
-    """`frames` images from A to B; the first and last are the VAE reconstructions of A and B."""
-    loaded = engine.load(model)
-    size = size or fit_size(image_a)
-    latent_a = encode(loaded.vae, fit_image(image_a, size))
-    latent_b = encode(loaded.vae, fit_image(image_b, size))
-    images = []
-    for index, latent in enumerate(interpolation_path(latent_a, latent_b, frames, mode), start=1):
-        with torch.inference_mode():
-            images.extend(decode(loaded.vae, latent))
-        if on_frame is not None:
-            on_frame(index, frames)
-    return images

@@ -75,11 +75,3 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float, dot_threshold: float = 0.9
     )
     norm = (1 - t) * norm_a + t * norm_b
     return (direction / direction.norm() * norm).reshape(a.shape).to(a.dtype)
-
-
-def interpolation_path(a: torch.Tensor, b: torch.Tensor, frames: int, mode: str = "slerp") -> list[torch.Tensor]:
-    """`frames` latents from a to b inclusive, evenly spaced in t."""
-    if frames < 2:
-        raise ValueError("an interpolation needs at least 2 frames")
-    blend = slerp if mode == "slerp" else lerp
-    return [blend(a, b, i / (frames - 1)) for i in range(frames)]

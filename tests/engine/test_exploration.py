@@ -11,7 +11,7 @@ from sdstudio.engine.exploration import (
     branch,
     cheap_decode,
     full_decode,
-    interpolation_frames,
+    latent_walk,
     plane_weights,
     refine,
     seed_prompt_walk,
@@ -39,16 +39,37 @@ def images():
     return a, b
 
 
+@pytest.mark.parametrize("pacing", ["even", "uniform"])
 @pytest.mark.parametrize("mode", ["slerp", "lerp"])
-def test_walk_endpoints_are_the_vae_reconstructions(sd_engine, images, mode):
+def test_walk_endpoints_are_the_vae_reconstructions(sd_engine, images, mode, pacing):
     cache = LatentCache()
     latent_a, latent_b = (cache.latent(sd_engine, image, (64, 64)) for image in images)
-    frames = interpolation_frames(sd_engine, latent_a, latent_b, 5, mode)
-    assert len(frames) == 5
+    walk = latent_walk(sd_engine, latent_a, latent_b, 5, mode, pacing=pacing)
+    frames = walk.images
+    assert len(frames) == 5 and walk.times[0] == 0.0 and walk.times[-1] == 1.0
+    if pacing == "uniform":
+        assert walk.times == [0.0, 0.25, 0.5, 0.75, 1.0]
     vae = sd_engine.model.vae
     assert np.array_equal(pixels(frames[0]), pixels(decode(vae, encode(vae, images[0]))[0]))
     assert np.array_equal(pixels(frames[-1]), pixels(decode(vae, encode(vae, images[1]))[0]))
     assert not np.array_equal(pixels(frames[2]), pixels(frames[0]))
+
+
+def test_walk_refuses_bad_options_and_stops_when_cancelled(sd_engine, images):
+    import threading
+
+    cache = LatentCache()
+    latent_a, latent_b = (cache.latent(sd_engine, image, (64, 64)) for image in images)
+    with pytest.raises(InputError, match="at least 2 frames"):
+        latent_walk(sd_engine, latent_a, latent_b, 1)
+    with pytest.raises(InputError, match="pacing"):
+        latent_walk(sd_engine, latent_a, latent_b, 3, pacing="fast")
+    cancel = threading.Event()
+    cancel.set()
+    from sdstudio.errors import Cancelled
+
+    with pytest.raises(Cancelled):
+        latent_walk(sd_engine, latent_a, latent_b, 3, cancel=cancel)
 
 
 def test_latents_are_cached_per_image(sd_engine, images):

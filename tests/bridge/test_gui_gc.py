@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from sdstudio.gui_gc import GuiThreadGarbageCollector
+from sdstudio.bridge.gui_gc import GuiThreadGarbageCollector
 
 
 class Cycle:

@@ -1,0 +1,1 @@
+"""The local backend: an engine thread in this process that owns every torch object."""
