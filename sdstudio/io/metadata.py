@@ -13,6 +13,7 @@ Values containing `,`, `:` or a newline are written as JSON strings, as A1111 do
 from __future__ import annotations
 
 import json
+import math
 import re
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -24,7 +25,11 @@ from sdstudio.errors import InputError
 
 NEGATIVE_PREFIX = "Negative prompt:"
 # One `Key: value` pair of the settings line; a value is a JSON string or runs to the next comma.
-SETTING = re.compile(r'\s*([\w][\w \-/+.()]*?):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
+# Keys are bounded (A1111's are < 40 characters) and no match starts on whitespace, so a hostile
+# 40,000-character line is read in linear time (an unbounded lazy key took 100 s: quadratic).
+SETTING = re.compile(r'([\w][\w \-/+.()]{0,63}?):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_MASK_BLUR = 1024
 COMFY_SAMPLERS = {
     "euler": "Euler", "euler_ancestral": "Euler a", "heun": "Heun", "lms": "LMS", "dpmpp_2m": "DPM++ 2M",
     "dpmpp_2m_sde": "DPM++ 2M SDE", "ddim": "DDIM", "uni_pc": "UniPC", "uni_pc_bh2": "UniPC", "lcm": "LCM",
@@ -43,12 +48,17 @@ def quote(value: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def clean_text(text: str) -> str:
+    """`text` with lone surrogates (from JSON escapes like "\\ud800") as U+FFFD, so it can be written."""
+    return LONE_SURROGATE.sub("\ufffd", text)
+
+
 def unquote(value: str) -> str:
     value = value.strip()
     if len(value) >= 2 and value[0] == value[-1] == '"':
         try:
-            return str(json.loads(value))
-        except ValueError:
+            return clean_text(str(json.loads(value)))
+        except (ValueError, RecursionError):
             return value[1:-1]
     return value
 
@@ -85,16 +95,20 @@ class ParsedParameters:
     source: str = "a1111"  # or "comfyui"
 
     def _int(self, key: str) -> int | None:
-        try:
-            return int(float(self.settings[key]))
-        except (KeyError, ValueError):
-            return None
+        """An integer setting: exact for big seeds (no float detour), None for inf/nan/garbage."""
+        text = str(self.settings.get(key, "")).strip()
+        if re.fullmatch(r"[+-]?\d{1,40}", text):
+            return int(text)
+        number = self._float(key)
+        return int(number) if number is not None else None
 
     def _float(self, key: str) -> float | None:
+        """A finite float setting, or None (A1111 text like `Steps: inf` must not raise later)."""
         try:
-            return float(self.settings[key])
+            number = float(str(self.settings[key])[:100])
         except (KeyError, ValueError):
             return None
+        return number if math.isfinite(number) else None
 
     @property
     def steps(self) -> int | None:
@@ -118,7 +132,7 @@ class ParsedParameters:
 
     @property
     def size(self) -> tuple[int, int] | None:
-        match = re.fullmatch(r"\s*(\d+)\s*x\s*(\d+)\s*", self.settings.get("Size", ""))
+        match = re.fullmatch(r"\s*(\d{1,9})\s*x\s*(\d{1,9})\s*", str(self.settings.get("Size", "")))
         return (int(match.group(1)), int(match.group(2))) if match else None
 
     @property
@@ -151,13 +165,38 @@ class ParsedParameters:
         if sampler:
             with suppress(InputError):
                 changes["sampler"] = canonical_sampler(sampler)
-        for name, value in (("steps", self.steps), ("cfg_scale", self.cfg_scale), ("seed", self.seed),
-                            ("width", self.width), ("height", self.height), ("strength", self.strength)):
-            if value is not None:
+        for _key, name, value in self._typed():
+            if value is not None and _usable(name, value):
                 changes[name] = value
-        if self._int("Mask blur") is not None:
-            changes["mask_feather"] = self._int("Mask blur")
         return replace(request, **changes)
+
+    def _typed(self) -> list[tuple[str, str, Any]]:
+        """(settings key, request field, value read or None) of the settings that map to a request."""
+        return [("Steps", "steps", self.steps), ("CFG scale", "cfg_scale", self.cfg_scale),
+                ("Seed", "seed", self.seed), ("Size", "width", self.width), ("Size", "height", self.height),
+                ("Denoising strength", "strength", self.strength),
+                ("Mask blur", "mask_feather", self._int("Mask blur"))]
+
+    @property
+    def unreadable(self) -> tuple[str, ...]:
+        """Settings the image states but that cannot be used (`Steps: inf`, `Seed: -1`, `Size: big`):
+        shown as unreadable, while the rest is restored."""
+        keys = [key for key, name, value in self._typed()
+                if key in self.settings and (value is None or not _usable(name, value))]
+        return tuple(dict.fromkeys(keys))
+
+
+def _usable(name: str, value: Any) -> bool:
+    """Whether a stated value fits a request; foreign or hostile ones (Steps: 1e9) are not applied."""
+    if name == "strength":
+        return 0.0 < value <= 1.0
+    if name == "mask_feather":
+        return 0 <= value <= MAX_MASK_BLUR
+    try:
+        replace(GenerationRequest(""), **{name: value}).validated()
+    except InputError:
+        return False
+    return True
 
 
 def parse_settings_line(line: str) -> dict[str, str]:
@@ -212,8 +251,9 @@ def _comfy_settings(seed, steps, cfg, sampler, scheduler, denoise, size, model) 
         settings["Size"] = f"{size[0]}x{size[1]}"
     if model:
         settings["Model"] = str(model).rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    if denoise is not None and float(denoise) < 1.0:
-        settings["Denoising strength"] = _number(float(denoise))
+    with suppress(TypeError, ValueError, OverflowError):  # a hostile graph's "denoise": "abc" is not stated
+        if denoise is not None and float(denoise) < 1.0:
+            settings["Denoising strength"] = _number(float(denoise))
     return settings
 
 
@@ -295,13 +335,15 @@ def parse_comfyui(prompt_json: str | None, workflow_json: str | None) -> ParsedP
             continue
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: 100,000-deep JSON
             continue
         if isinstance(data, dict):
             try:
                 parsed = reader(data)
-            except (KeyError, TypeError, AttributeError, IndexError):
-                parsed = None
+            except (KeyError, TypeError, AttributeError, IndexError, ValueError, OverflowError, RecursionError):
+                parsed = None  # a graph of the wrong shape or types: unreadable, never an error
             if parsed is not None:
-                return parsed
+                return replace(parsed, prompt=clean_text(str(parsed.prompt)),
+                               negative_prompt=clean_text(str(parsed.negative_prompt)),
+                               settings={key: clean_text(value) for key, value in parsed.settings.items()})
     return None

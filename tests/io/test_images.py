@@ -9,12 +9,16 @@ from PIL import Image
 from sdstudio.errors import InputError
 from sdstudio.io.atomic import atomic_path
 from sdstudio.io.images import (
+    EXIF_IFD,
+    EXIF_USER_COMMENT,
+    check_parameters_fit,
     load_image,
     load_mask,
     next_output_path,
     read_parameters,
     read_parameters_text,
     save_image,
+    save_output,
 )
 
 TEXT = "a cat 🐱 猫, sitting\nNegative prompt: dog\nSteps: 5, Sampler: Euler, CFG scale: 7, Seed: 9, Size: 16x16"
@@ -82,3 +86,73 @@ def test_mask_painted_as_transparency_uses_alpha(tmp_path):
 def test_transparent_image_loads_on_white(tmp_path):
     Image.new("RGBA", (4, 4), (0, 0, 0, 0)).save(tmp_path / "clear.png")
     assert load_image(tmp_path / "clear.png").getpixel((0, 0)) == (255, 255, 255)
+
+
+HARD_PROMPTS = [
+    "a replacement char \ufffd in the middle",
+    "a NUL\x00byte and \x00\x00 two more",
+    "猫と犬、桜の木の下で",  # CJK only: no ASCII to tell the byte order by
+    "🐱🐶🦊 emoji only",
+    "\ufffd",
+    "mixed: café ☕ 雪 ❄️ \x00 \ufffd end",
+]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
+@pytest.mark.parametrize("prompt", HARD_PROMPTS, ids=range(len(HARD_PROMPTS)))
+def test_hard_prompts_round_trip_in_every_format(tmp_path, suffix, prompt):
+    text = f"{prompt}\nSteps: 5, Sampler: Euler, CFG scale: 7, Seed: 9, Size: 16x16"
+    path = save_image(Image.new("RGB", (16, 16)), tmp_path / f"out{suffix}", text)
+    assert read_parameters_text(path) == text
+    assert read_parameters(path).prompt == prompt
+
+
+def test_little_endian_user_comment_from_other_tools_reads_right(tmp_path):
+    text = "a cat, Steps: 5"
+    exif = Image.Exif()
+    exif.get_ifd(EXIF_IFD)[EXIF_USER_COMMENT] = b"UNICODE\x00" + text.encode("utf-16-le")
+    Image.new("RGB", (8, 8)).save(tmp_path / "le.jpg", exif=exif.tobytes())
+    assert read_parameters_text(tmp_path / "le.jpg") == text
+
+
+def test_undecodable_prompt_text_is_saved_with_replacement_chars(tmp_path):
+    path = save_image(Image.new("RGB", (8, 8)), tmp_path / "x.png", "bad \udcff byte")
+    assert read_parameters_text(path) == "bad \ufffd byte"
+
+
+def test_too_long_for_jpeg_is_refused_before_compute(tmp_path):
+    long_text = "word " * 8000
+    check_parameters_fit(tmp_path / "ok.png", long_text)
+    with pytest.raises(InputError, match="too long to store") as error:
+        check_parameters_fit(tmp_path / "x.jpg", long_text)
+    assert "\n" not in str(error.value)
+    path = save_image(Image.new("RGB", (8, 8)), tmp_path / "long.webp", long_text)
+    assert read_parameters_text(path) == long_text.strip("\n")
+
+
+def test_exif_comment_of_the_wrong_type_is_no_metadata(tmp_path):
+    exif = Image.Exif()
+    exif.get_ifd(EXIF_IFD)[EXIF_USER_COMMENT] = 12345
+    Image.new("RGB", (8, 8)).save(tmp_path / "odd.jpg", exif=exif.tobytes())
+    assert read_parameters(tmp_path / "odd.jpg") is None
+    assert read_parameters_text(tmp_path / "odd.jpg") is None
+
+
+def test_image_claiming_a_huge_size_is_one_line(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    with pytest.raises(InputError, match="too large to open safely") as error:
+        load_image(tmp_path / "bomb.png")
+    assert "\n" not in str(error.value)
+
+
+def test_save_output_numbers_past_the_highest(tmp_path):
+    (tmp_path / "00041-5.png").write_bytes(b"")
+    path = save_output(Image.new("RGB", (8, 8)), tmp_path, 9, "x")
+    assert path.name == "00042-9.png" and read_parameters_text(path) == "x"
