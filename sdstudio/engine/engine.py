@@ -27,6 +27,7 @@ from sdstudio.engine.requests import (
     StepEvent,
 )
 from sdstudio.engine.samplers import make_scheduler
+from sdstudio.engine.vae import VaeCache, with_vae
 from sdstudio.engine.sampling import LoopState, denoise, initial_noise, preview_callback, schedule
 from sdstudio.errors import InputError
 
@@ -61,6 +62,7 @@ class Engine:
         self._model: LoadedModel | None = None
         self._model_path: str | None = None
         self._cond_cache: dict[tuple[str, str], Conditioning] = {}
+        self._vaes = VaeCache()  # VAE overrides by file, kept across jobs
 
     @property
     def model(self) -> LoadedModel | None:
@@ -119,7 +121,7 @@ class Engine:
         """Run a job: `batch_count` images with seeds seed, seed+1, ...; raises Cancelled if cancelled."""
         request = request.validated()
         started = time.perf_counter()
-        model = self.load(request.model, on_load)
+        model = with_vae(self.load(request.model, on_load), request.vae, self._vaes)  # this job's VAE
         start = start or Start()
         cond = start.cond or self.conditioning(request.prompt, request.negative_prompt)
         images = []
