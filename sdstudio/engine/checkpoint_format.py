@@ -1,13 +1,18 @@
 """Reading single-file checkpoints safely, and telling which architecture they hold.
 
-`.safetensors` headers are read without loading any tensor. Pickled `.ckpt`/`.pt` files are
-opened only with `torch.load(weights_only=True)`: a file that needs arbitrary unpickling (which
-could run code) is refused. The architecture comes from diffusers' own key-based detection,
-mapped onto the offline config folders in resources/configs/.
+`.safetensors` headers are read (and bounded) by our own reader without loading any tensor: a
+header larger than any real checkpoint's, a 50 MB metadata string or a million-key header is
+refused in milliseconds, where the library took a minute and 1.9 GB. Pickled `.ckpt`/`.pt` files
+are opened only with `torch.load(weights_only=True)`: a file that needs arbitrary unpickling
+(which could run code) is refused. The architecture comes from diffusers' own key-based
+detection, mapped onto the offline config folders in resources/configs/; a file that is only
+partly a Stable Diffusion checkpoint (a few UNet keys, no VAE) is refused before diffusers runs.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import pickle
 import re
 import zipfile
@@ -35,6 +40,22 @@ CONFIG_FOR_TYPE = {
 # ComfyUI's observation: in SD 2.x v-prediction models this norm bias has a large spread.
 V_PREDICTION_PROBE = UNET_PREFIX + "output_blocks.11.1.transformer_blocks.0.norm1.bias"
 V_PREDICTION_STD = 0.09
+# A full SDXL checkpoint's header is ~250 KB; training metadata adds a few MB at most.
+MAX_HEADER_BYTES = 32 * 2**20
+MAX_TENSORS = 20_000  # SDXL with EMA weights has ~4,200
+DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+               "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+# family -> component -> (LDM key prefix, key count in the real model)
+COMPONENT_KEYS = {
+    "sd1": {"UNet": (UNET_PREFIX, 686), "VAE": ("first_stage_model.", 248),
+            "text encoder": ("cond_stage_model.transformer.", 196)},
+    "sd2": {"UNet": (UNET_PREFIX, 686), "VAE": ("first_stage_model.", 248),
+            "text encoder": ("cond_stage_model.model.", 280)},
+    "sdxl": {"UNet": (UNET_PREFIX, 1680), "VAE": ("first_stage_model.", 248),
+             "first text encoder": ("conditioner.embedders.0.transformer.", 196),
+             "second text encoder": ("conditioner.embedders.1.model.", 389)},
+}
+COMPLETE_FRACTION = 0.9
 
 
 @dataclass(frozen=True)
@@ -59,13 +80,78 @@ class Architecture:
 def read_shapes(path: Path) -> dict[str, Shape]:
     """Tensor names and shapes of a checkpoint, reading as little as possible."""
     if path.suffix.lower() == ".safetensors":
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                return {key: Shape(tuple(handle.get_slice(key).get_shape())) for key in handle.keys()}  # noqa: SIM118
-        except (SafetensorError, OSError, ValueError) as error:
-            raise ModelError(f"'{path.name}' is not a readable .safetensors file ({error}); is it complete?") from error
+        return read_safetensors_header(path)
     state = load_pickle_safely(path)
     return {key: Shape(tuple(value.shape)) for key, value in state.items() if isinstance(value, torch.Tensor)}
+
+
+def _unreadable(path: Path, reason: str) -> ModelError:
+    return ModelError(f"'{path.name}' is not a readable .safetensors file ({reason}); is it complete?")
+
+
+def read_safetensors_header(path: Path) -> dict[str, Shape]:
+    """Tensor names and shapes from a .safetensors header, checked against the format and bounded.
+
+    The format: 8 bytes of little-endian header length, a JSON object of `name: {dtype, shape,
+    data_offsets}` plus an optional `__metadata__` of strings, then the tensor bytes."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            prefix = handle.read(8)
+            length = int.from_bytes(prefix, "little") if len(prefix) == 8 else -1
+            if not 2 <= length <= size - 8:
+                raise _unreadable(path, "no valid header" if len(prefix) == 8 else "shorter than a header")
+            if length > MAX_HEADER_BYTES:
+                raise ModelError(f"'{path.name}' has a {length / 2**20:.0f} MB header, larger than any real "
+                                 f"checkpoint's (at most {MAX_HEADER_BYTES // 2**20} MB); refusing to read it")
+            raw = handle.read(length)
+    except OSError as error:
+        raise ModelError(f"cannot read '{path.name}' ({error.strerror or error})") from error
+    try:
+        header = json.loads(raw)
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise _unreadable(path, "its header is not valid JSON") from error
+    if not isinstance(header, dict):
+        raise _unreadable(path, "its header is not a JSON object")
+    metadata = header.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise _unreadable(path, "its __metadata__ is not a map of strings")
+    if len(header) > MAX_TENSORS:
+        raise ModelError(f"'{path.name}' lists {len(header):,} tensors, more than any Stable Diffusion checkpoint "
+                         f"(at most {MAX_TENSORS:,}); refusing to read it")
+    data_size = size - 8 - length
+    return {name: _checked_entry(path, name, entry, data_size) for name, entry in header.items()}
+
+
+def _checked_entry(path: Path, name: str, entry: object, data_size: int) -> Shape:
+    """One tensor entry: a known dtype, a shape of non-negative ints, offsets inside the file."""
+    if not isinstance(entry, dict):
+        raise _unreadable(path, f"tensor '{name[:80]}' has no dtype, shape and offsets")
+    shape, offsets = entry.get("shape"), entry.get("data_offsets")
+    if (entry.get("dtype") not in DTYPE_BYTES or not isinstance(shape, list) or len(shape) > 8
+            or not all(type(n) is int and n >= 0 for n in shape)):
+        raise _unreadable(path, f"tensor '{name[:80]}' has an invalid dtype or shape")
+    if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(n) is int for n in offsets)
+            or not 0 <= offsets[0] <= offsets[1] <= data_size):
+        raise _unreadable(path, f"tensor '{name[:80]}' lies outside the file")
+    if offsets[1] - offsets[0] != math.prod(shape) * DTYPE_BYTES[entry["dtype"]]:
+        raise _unreadable(path, f"tensor '{name[:80]}' has a size that does not match its shape")
+    return Shape(tuple(shape))
+
+
+def check_complete(path: Path, shapes: dict[str, Shape], architecture: Architecture) -> None:
+    """Refuse a file that is only partly a checkpoint of `architecture` (a UNet fragment, a file
+    without its VAE or text encoder), naming what is missing, before diffusers converts anything.
+    The counts are those of the real models' LDM layout, with some slack for variants."""
+    parts = COMPONENT_KEYS["sdxl" if architecture.family == "sdxl" else architecture.family]
+    for part, (prefix, expected) in parts.items():
+        found = sum(1 for key in shapes if key.startswith(prefix))
+        if found < expected * COMPLETE_FRACTION:
+            have = f"only {found} of its ~{expected}" if found else f"none of its ~{expected}"
+            raise ModelError(
+                f"'{path.name}' is not a complete {architecture.family.upper()} checkpoint: it has {have} "
+                f"{part} weights ({prefix}*); sdstudio loads full checkpoints (UNet, VAE and text encoder)"
+            )
 
 
 def load_pickle_safely(path: Path) -> dict[str, torch.Tensor]:
@@ -119,9 +205,12 @@ def sd2_prediction_type(path: Path) -> str:
         text = sidecar.read_text(errors="replace")
         return "v_prediction" if re.search(r"parameterization:\s*['\"]?v['\"]?\s*$", text, re.M) else "epsilon"
     if path.suffix.lower() == ".safetensors":
-        with safe_open(str(path), framework="pt") as handle:
-            keys = set(handle.keys())
-            probe = handle.get_tensor(V_PREDICTION_PROBE) if V_PREDICTION_PROBE in keys else None
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                keys = set(handle.keys())
+                probe = handle.get_tensor(V_PREDICTION_PROBE) if V_PREDICTION_PROBE in keys else None
+        except (SafetensorError, OSError, ValueError) as error:
+            raise _unreadable(path, str(error).splitlines()[0][:200] if str(error) else "damaged") from error
     else:
         state = load_pickle_safely(path)
         keys, probe = set(state), state.get(V_PREDICTION_PROBE)

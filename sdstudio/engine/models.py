@@ -14,9 +14,11 @@ from typing import Any
 
 import torch
 from diffusers import AutoencoderKL, StableDiffusionPipeline, StableDiffusionXLPipeline, UNet2DConditionModel
+from diffusers.loaders.single_file_utils import SingleFileComponentError
+from safetensors import SafetensorError
 from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
-from sdstudio.engine.checkpoint_format import detect_architecture, load_pickle_safely, read_shapes
+from sdstudio.engine.checkpoint_format import check_complete, detect_architecture, load_pickle_safely, read_shapes
 from sdstudio.engine.components import SD_PREVIEW_FACTORS, SDXL_PREVIEW_FACTORS, LoadedModel
 from sdstudio.engine.device import pick_device, pick_dtype
 from sdstudio.engine.discovery import ModelInfo, default_model, describe, discover_models, resolve_model
@@ -121,7 +123,9 @@ def _load_single_file(info: ModelInfo, dtype: torch.dtype, report: Callable[[str
     path = info.path
     if info.kind == "ckpt":
         load_pickle_safely(path)  # refuse unsafe pickles before diffusers ever opens the file
-    architecture = detect_architecture(path, read_shapes(path) if info.kind == "safetensors" else None)
+    shapes = read_shapes(path)  # bounded header read: a hostile or partial file is refused here, not in diffusers
+    architecture = detect_architecture(path, shapes)
+    check_complete(path, shapes, architecture)
     report(f"converting ({architecture.family})", 0.2)
     pipeline_class = StableDiffusionXLPipeline if architecture.family == "sdxl" else StableDiffusionPipeline
     pipe = load_single_file_pipeline(pipeline_class, path, architecture.config_dir, dtype)
@@ -140,10 +144,12 @@ def load_single_file_pipeline(pipeline_class, path: Path, config_dir: Path, dtyp
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     try:
         return pipeline_class.from_single_file(str(path), **kwargs)
-    except (ValueError, RuntimeError, KeyError) as error:
+    except (ValueError, RuntimeError, KeyError, TypeError, AttributeError, IndexError, OSError,
+            SingleFileComponentError, SafetensorError) as error:  # diffusers' conversion of a file it half-knows
         raise ModelError(
             f"'{path.name}' does not match the {config_dir.name} architecture its keys suggest "
-            f"({str(error).splitlines()[0][:200]}); the file may be damaged or an unusual variant"
+            f"({(str(error).strip().splitlines() or [type(error).__name__])[0][:200]}); "
+            "the file may be damaged or an unusual variant"
         ) from error
 
 
