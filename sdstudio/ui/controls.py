@@ -1,14 +1,12 @@
-"""The side panel: prompt, model, sampler, sliders, size, seed, and the Generate button.
+"""The side panel: prompt, model, sampler, sliders, size, seed, hires fix and the Generate button.
 
-Every control is bound two ways to one field of `Settings`: loading settings sets the widgets,
-and each edit writes the field back and emits `changed` (the window saves, debounced). A
-`GenerationRequest` is built from the settings, never from scattered widget reads.
+Every control is bound two ways (`properties.bind`) to a property of the `GenerationModel`; the
+panel holds no parameter of its own, and the window reads the model, never the widgets. What is
+not a plain binding lives here: the model picker (names -> paths, its native size), the size
+presets ("Model default" follows the model) and the running state of the Generate button.
 """
 
 from __future__ import annotations
-
-import random
-from dataclasses import replace
 
 from PySide6.QtCore import QRegularExpression, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QRegularExpressionValidator
@@ -28,7 +26,10 @@ from PySide6.QtWidgets import (
 
 from sdstudio.engine.discovery import ModelInfo
 from sdstudio.engine.requests import SAMPLER_NAMES, GenerationRequest, Mode
+from sdstudio.ui.hires_section import HiresSection
+from sdstudio.ui.model import MAX_CLIP_SKIP, MAX_SEED, MAX_STEPS, GenerationModel, random_seed
 from sdstudio.ui.model_picker import ModelPicker, native_size
+from sdstudio.ui.properties import bind
 from sdstudio.ui.settings import Settings
 from sdstudio.ui.widgets import SliderSpin, hbox, labelled, section
 
@@ -38,7 +39,7 @@ SIZE_PRESETS: tuple[tuple[int, int], ...] = (
 MODEL_DEFAULT = "model"
 CUSTOM = "custom"
 MAX_SIDE = 4096
-MAX_SEED = 2**63 - 1
+MODEL_VAE = "Model's own"
 FIT_POLICIES = (("scale", "Scale to a multiple of 8"), ("crop", "Crop to a multiple of 8"))
 MODE_HINTS = {
     Mode.TXT2IMG: "Open, paste or drop an image to start from it.",
@@ -47,15 +48,19 @@ MODE_HINTS = {
 }
 
 
-def random_seed() -> int:
-    """A 32-bit seed, as A1111 makes them: short enough to read out and type back."""
-    return random.randrange(2**32)
+def seed_from_text(text: str) -> int:
+    """The seed a box shows; ValueError while it is empty, so the model keeps the last seed."""
+    return min(MAX_SEED, int(text))
+
+
+def vae_label(vae: str) -> str:
+    return vae.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or vae
 
 
 class ControlsPanel(QWidget):
-    """Generation controls bound to `settings`; the window listens to the signals below."""
+    """Generation controls bound to `generation`; the window listens to the signals below."""
 
-    changed = Signal()
+    changed = Signal()  # any persisted generation parameter changed
     generate_clicked = Signal()
     cancel_clicked = Signal()
     add_model_clicked = Signal()
@@ -63,19 +68,25 @@ class ControlsPanel(QWidget):
     size_changed = Signal(int, int)
     fit_policy_changed = Signal(str)
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(self, generation: GenerationModel, settings: Settings, parent: QWidget | None = None) -> None:
+        """`settings` gives the model folders the picker lists; every parameter is in `generation`."""
         super().__init__(parent)
-        self.settings = settings
+        self.generation, self.settings = generation, settings
         self._running = False
         self._mode = Mode.TXT2IMG
         self._image_size: tuple[int, int] | None = None
         self._hint: str | None = None
+        self._restored_sizes: list[tuple[int, int]] = []  # sizes of restored images, offered as presets
         self._build()
-        self._connect()
-        for combo in (self.sampler, self.size_preset, self.fit_policy):
+        for combo in (self.sampler, self.size_preset, self.fit_policy, self.vae):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
-        self.load_settings()
+        self.vae.setMinimumContentsLength(5)  # it shares its row with clip skip
+        self.refresh_models()
+        self._bind()
+        self._connect()
+        self._show_size()
+        self._sync_mode_widgets()
 
     # ---- construction ------------------------------------------------------------------------
 
@@ -103,8 +114,14 @@ class ControlsPanel(QWidget):
         self.sampler = QComboBox()
         self.sampler.addItems(SAMPLER_NAMES)
         self.sampler.setMaxVisibleItems(len(SAMPLER_NAMES))
+        self.vae = QComboBox()
+        self.vae.setToolTip("The VAE that decodes latents to pixels; the model's own unless you pick another")
+        self.set_vae_options([])
+        self.clip_skip = QSpinBox()
+        self.clip_skip.setRange(1, MAX_CLIP_SKIP)
+        self.clip_skip.setToolTip("CLIP skip (A1111's meaning): 1 = last text-encoder layer, 2 = the one before")
 
-        self.steps = SliderSpin(1, 150)
+        self.steps = SliderSpin(1, MAX_STEPS)
         self.steps.setToolTip("Denoising steps: more is slower and (up to a point) cleaner")
         self.cfg = SliderSpin(0, 30, 0.5, 1)
         self.cfg.setToolTip("Classifier-free guidance: how strongly to follow the prompt")
@@ -130,6 +147,8 @@ class ControlsPanel(QWidget):
         self.seed = QLineEdit()
         self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,19}")))
         self.seed.setToolTip("Seed of the first image; a batch uses seed, seed+1, ...")
+        # Wide enough for the largest seed (19 digits), so a restored seed is never cut short.
+        self.seed.setMinimumWidth(self.seed.fontMetrics().horizontalAdvance(str(MAX_SEED)) + 16)
         self.random_button = QToolButton()
         self.random_button.setText("Random")
         self.random_button.setToolTip("Pick a new random seed")
@@ -144,6 +163,7 @@ class ControlsPanel(QWidget):
         self.batch = QSpinBox()
         self.batch.setRange(1, 64)
         self.batch.setToolTip("Images per Generate, one after another (seeds seed, seed+1, ...)")
+        self.hires = HiresSection(self.generation)
 
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generateButton")
@@ -156,7 +176,9 @@ class ControlsPanel(QWidget):
         self.progress.setTextVisible(True)
         self.eta = QLabel(" ")
         self.eta.setObjectName("dimLabel")
+        self._lay_out()
 
+    def _lay_out(self) -> None:
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
         layout.setSpacing(4)
@@ -165,7 +187,10 @@ class ControlsPanel(QWidget):
         negative_label.setObjectName("dimLabel")
         layout.addWidget(section("Prompt", self.prompt, negative_label, self.negative))
         self.model_row = labelled("Model", hbox(1, self.model_picker, self.add_model_button))
-        layout.addWidget(section("Model", self.model_row, labelled("Sampler", self.sampler)))
+        clip_label = QLabel("Clip skip")
+        clip_label.setBuddy(self.clip_skip)
+        self.vae_row = labelled("VAE", hbox(1, self.vae, clip_label, self.clip_skip))
+        layout.addWidget(section("Model", self.model_row, labelled("Sampler", self.sampler), self.vae_row))
         self.steps_row = labelled("Steps", self.steps)
         self.cfg_row = labelled("CFG scale", self.cfg)
         self.strength_row = labelled("Denoise", self.strength)
@@ -179,12 +204,15 @@ class ControlsPanel(QWidget):
                 self.size_note,
             )
         )
+        layout.addWidget(self.hires)
+        batch_label = QLabel("Batch count")
+        batch_label.setBuddy(self.batch)
         layout.addWidget(
             section(
                 "Seed",
-                labelled("Seed", hbox(1, self.seed, self.random_button, self.lock_button)),
+                labelled("Seed", self.seed),
+                hbox(self.random_button, self.lock_button, 1, QWidget(), batch_label, self.batch),
                 self.last_seed,
-                labelled("Batch count", self.batch),
             )
         )
         layout.addStretch(1)
@@ -207,130 +235,96 @@ class ControlsPanel(QWidget):
         spin.setCorrectionMode(QSpinBox.CorrectionMode.CorrectToNearestValue)
         return spin
 
+    def _bind(self) -> None:
+        """Each control shows one model property and writes it back (the size is compound: below)."""
+        g = self.generation
+        bind(g, "prompt", self.prompt, "plainText")
+        bind(g, "negative_prompt", self.negative, "plainText")
+        bind(g, "sampler", self.sampler, "currentText")
+        bind(g, "vae", self.vae, "currentData")
+        bind(g, "clip_skip", self.clip_skip, "value")
+        bind(g, "steps", self.steps, "value", to_model=round)
+        bind(g, "cfg_scale", self.cfg, "value")
+        bind(g, "strength", self.strength, "value")
+        bind(g, "fit_policy", self.fit_policy, "currentData")
+        bind(g, "seed", self.seed, "text", to_widget=str, to_model=seed_from_text)
+        bind(g, "seed_locked", self.lock_button, "checked")
+        bind(g, "batch_count", self.batch, "value")
+
     def _connect(self) -> None:
-        self.prompt.textChanged.connect(self._on_prompt)
-        self.negative.textChanged.connect(self._on_negative)
+        g = self.generation
+        for signal in g.changed_signals():
+            signal.connect(self.changed)
+        g.model_changed.connect(self._follow_model)
+        g.width_changed.connect(self._on_model_size)
+        g.height_changed.connect(self._on_model_size)
+        g.size_follows_model_changed.connect(self._show_size)
+        g.fit_policy_changed.connect(self._on_fit_policy)
+        g.seed_locked_changed.connect(self._update_lock_text)
         self.model_picker.model_chosen.connect(self.model_selected)
         self.add_model_button.clicked.connect(self.add_model_clicked)
-        self.sampler.currentTextChanged.connect(self._on_sampler)
-        self.steps.value_changed.connect(self._on_steps)
-        self.cfg.value_changed.connect(self._on_cfg)
-        self.strength.value_changed.connect(self._on_strength)
         self.size_preset.activated.connect(self._on_preset)
         self.width_spin.valueChanged.connect(self._on_side)
         self.height_spin.valueChanged.connect(self._on_side)
         self.swap_button.clicked.connect(self._swap_size)
-        self.fit_policy.currentIndexChanged.connect(self._on_fit_policy)
-        self.seed.textEdited.connect(self._on_seed)
         self.random_button.clicked.connect(self.randomize_seed)
-        self.lock_button.toggled.connect(self._on_lock)
-        self.batch.valueChanged.connect(self._on_batch)
         self.generate_button.clicked.connect(self._on_generate_button)
-
-    # ---- settings <-> widgets ----------------------------------------------------------------
-
-    def load_settings(self) -> None:
-        """Show `self.settings` in the widgets (no `changed` is emitted for this)."""
-        s = self.settings
-        blockers = [QSignalBlocker(w) for w in (self.prompt, self.negative, self.sampler, self.seed, self.lock_button,
-                                                 self.batch, self.fit_policy, self.width_spin, self.height_spin)]
-        self.prompt.setPlainText(s.prompt)
-        self.negative.setPlainText(s.negative_prompt)
-        self.model_picker.refresh(s.extra_model_dirs, s.model_paths, s.model)
-        self.sampler.setCurrentIndex(max(0, self.sampler.findText(s.sampler)))
-        self.steps.set_value(s.steps)
-        self.cfg.set_value(s.cfg_scale)
-        self.strength.set_value(s.strength)
-        self.seed.setText(str(s.seed))
-        self.lock_button.setChecked(s.seed_locked)
-        self.batch.setValue(s.batch_count)
-        self.fit_policy.setCurrentIndex(max(0, self.fit_policy.findData(s.fit_policy)))
-        for blocker in blockers:
-            blocker.unblock()
-        self._rebuild_presets()
-        if s.size_follows_model:
-            s.width = s.height = self.model_size()
-        self._show_size(s.width, s.height)
         self._update_lock_text()
-        self._sync_mode_widgets()
 
-    def apply_request(self, request: GenerationRequest, model: str | None = None) -> None:
-        """Restore the settings a past image was made with (from the gallery or its metadata)."""
-        s = self.settings
-        s.prompt, s.negative_prompt = request.prompt, request.negative_prompt
-        if request.sampler in SAMPLER_NAMES:
-            s.sampler = request.sampler
-        s.steps = min(150, max(1, request.steps))
-        s.cfg_scale = min(30.0, max(0.0, float(request.cfg_scale)))
-        s.strength = min(1.0, max(0.01, float(request.strength)))
-        s.seed = min(MAX_SEED, max(0, int(request.seed)))
-        s.seed_locked = True  # restoring an image means "this seed", not a new random one
-        if request.mode is Mode.TXT2IMG and request.width % 8 == 0 and request.height % 8 == 0:
-            s.width, s.height = request.width, request.height
-            s.size_follows_model = False
-        if model and self.model_picker.select(model):
-            info = self.model_picker.current_info()
-            s.model = str(info.path) if info else s.model
-        self.load_settings()
-        if not s.size_follows_model:
-            self._show_size(s.width, s.height)
-        self.changed.emit()
+    # ---- models ---------------------------------------------------------------------------------
 
-    def _on_prompt(self) -> None:
-        self.settings.prompt = self.prompt.toPlainText()
-        self.changed.emit()
-
-    def _on_negative(self) -> None:
-        self.settings.negative_prompt = self.negative.toPlainText()
-        self.changed.emit()
+    def refresh_models(self, selected: str | None = None) -> None:
+        """Re-scan the model folders and choose `selected` (default: the model's current one)."""
+        g = self.generation
+        self.model_picker.refresh(self.settings.extra_model_dirs, self.settings.model_paths,
+                                  g.model if selected is None else selected)
+        info = self.model_picker.current_info()
+        if info is not None:
+            g.model = str(info.path)
+        self._rebuild_presets()
+        if g.size_follows_model:
+            side = self.model_size()
+            g.set_size(side, side, follows_model=True)
+        self._show_size()
 
     def model_selected(self, info: ModelInfo) -> None:
         """A model was chosen (in the picker, or adopted after a rescan): remember it, follow its size."""
-        self.settings.model = str(info.path)
+        self.generation.model = str(info.path)
         self._rebuild_presets()
-        if self.settings.size_follows_model:
+        if self.generation.size_follows_model:
             side = self.model_size()
-            self._set_size(side, side, follows_model=True)
+            self.generation.set_size(side, side, follows_model=True)
+        self._show_size()
         self.model_changed.emit(info)
-        self.changed.emit()
 
-    def _on_sampler(self, name: str) -> None:
-        self.settings.sampler = name
-        self.changed.emit()
+    def _follow_model(self, path: str) -> None:
+        """The model property changed elsewhere (a restore, a script): show it in the picker."""
+        info = self.model_picker.current_info()
+        if path and (info is None or str(info.path) != path):
+            self.model_picker.select(path)
 
-    def _on_steps(self, value: float) -> None:
-        self.settings.steps = int(round(value))
-        self.changed.emit()
+    def set_vae_options(self, vaes: list[str]) -> None:
+        """The VAEs discovery found (paths or names); the model's current choice stays listed."""
+        current = self.generation.vae
+        with QSignalBlocker(self.vae):
+            self.vae.clear()
+            self.vae.addItem(MODEL_VAE, "")
+            for vae in [*vaes, *([current] if current and current not in vaes else [])]:
+                self.vae.addItem(vae_label(vae), vae)
+                self.vae.setItemData(self.vae.count() - 1, vae, Qt.ItemDataRole.ToolTipRole)
+            self.vae.setCurrentIndex(max(0, self.vae.findData(current)))
 
-    def _on_cfg(self, value: float) -> None:
-        self.settings.cfg_scale = float(value)
-        self.changed.emit()
-
-    def _on_strength(self, value: float) -> None:
-        self.settings.strength = float(value)
-        self.changed.emit()
-
-    def _on_fit_policy(self, _index: int) -> None:
-        self.settings.fit_policy = str(self.fit_policy.currentData())
-        self.fit_policy_changed.emit(self.settings.fit_policy)
-        self.changed.emit()
-
-    def _on_seed(self, text: str) -> None:
-        if text:
-            self.settings.seed = min(MAX_SEED, int(text))
-            self.changed.emit()
-
-    def _on_lock(self, locked: bool) -> None:
-        self.settings.seed_locked = locked
-        self._update_lock_text()
-        self.changed.emit()
-
-    def _update_lock_text(self) -> None:
-        self.lock_button.setText("Locked" if self.lock_button.isChecked() else "Lock")
-
-    def _on_batch(self, value: int) -> None:
-        self.settings.batch_count = value
-        self.changed.emit()
+    def apply_request(self, request: GenerationRequest, model: str | None = None) -> None:
+        """Restore the parameters a past image was made with (gallery or metadata) into the model;
+        `model` is the name or path it names, chosen in the picker when it is listed."""
+        self.generation.apply_request(request)
+        if model:
+            self.model_picker.select(model)
+        size = self.generation.size
+        if not self.generation.size_follows_model and self.size_preset.findData("{}x{}".format(*size)) < 0:
+            self._restored_sizes.append(size)  # the preset names the image's size, not "Custom"
+            self._rebuild_presets()
+        self._show_size()
 
     # ---- size -------------------------------------------------------------------------------
 
@@ -338,60 +332,70 @@ class ControlsPanel(QWidget):
         return native_size(self.model_picker.current_info())
 
     def _rebuild_presets(self) -> None:
+        """Model default first, then the common sizes, the model's own square and restored sizes among them."""
         side = self.model_size()
+        presets = list(SIZE_PRESETS)
+        for size in [(side, side), *self._restored_sizes]:
+            if size not in presets:
+                presets.insert(0, size)
         with QSignalBlocker(self.size_preset):
             self.size_preset.clear()
             self.size_preset.addItem(f"Model default ({side} \u00d7 {side})", MODEL_DEFAULT)
-            for width, height in SIZE_PRESETS:
+            for width, height in presets:
                 self.size_preset.addItem(f"{width} \u00d7 {height}", f"{width}x{height}")
             self.size_preset.addItem("Custom", CUSTOM)
 
-    def _show_size(self, width: int, height: int) -> None:
-        """Put a size into the spin boxes and pick the preset that names it."""
+    def _on_fit_policy(self, policy: str) -> None:
+        self.fit_policy_changed.emit(policy)
+
+    def _on_model_size(self, _side: int) -> None:
+        self._show_size()
+        self.size_changed.emit(self.generation.width, self.generation.height)
+
+    def _show_size(self, *_args: object) -> None:
+        """Put the model's size into the spin boxes and pick the preset that names it."""
+        g = self.generation
         with QSignalBlocker(self.width_spin), QSignalBlocker(self.height_spin):
-            self.width_spin.setValue(width)
-            self.height_spin.setValue(height)
-        if self.settings.size_follows_model:
+            self.width_spin.setValue(g.width)
+            self.height_spin.setValue(g.height)
+        if g.size_follows_model:
             index = 0
         else:
-            index = self.size_preset.findData(f"{width}x{height}")
+            index = self.size_preset.findData(f"{g.width}x{g.height}")
             index = index if index >= 0 else self.size_preset.findData(CUSTOM)
         with QSignalBlocker(self.size_preset):
             self.size_preset.setCurrentIndex(index)
         self._update_size_note()
 
-    def _set_size(self, width: int, height: int, follows_model: bool = False) -> None:
-        s = self.settings
-        s.width, s.height, s.size_follows_model = width, height, follows_model
-        self._show_size(width, height)
-        self.size_changed.emit(width, height)
-        self.changed.emit()
-
     def _on_preset(self, index: int) -> None:
         data = self.size_preset.itemData(index)
         if data == MODEL_DEFAULT:
             side = self.model_size()
-            self._set_size(side, side, follows_model=True)
+            self.generation.set_size(side, side, follows_model=True)
         elif data != CUSTOM:
             width, height = (int(side) for side in str(data).split("x"))
-            self._set_size(width, height)
+            self.generation.set_size(width, height)
         else:
-            self._set_size(self.width_spin.value(), self.height_spin.value())
+            self.generation.set_size(self.width_spin.value(), self.height_spin.value())
+        self._show_size()
 
     def _on_side(self, _value: int) -> None:
         width = max(8, self.width_spin.value() // 8 * 8)
         height = max(8, self.height_spin.value() // 8 * 8)
-        self._set_size(width, height)
+        self.generation.set_size(width, height)
+        self._show_size()
 
     def _swap_size(self) -> None:
-        self._set_size(self.settings.height, self.settings.width)
+        g = self.generation
+        g.set_size(g.height, g.width)
+        self._show_size()
 
     def _update_size_note(self) -> None:
         if self._mode is not Mode.TXT2IMG and self._image_size is not None:
             w, h = self._image_size
             self.size_note.setText(f"Output size follows the image: {w} \u00d7 {h}")
         else:
-            self.size_note.setText(f"Output: {self.settings.width} \u00d7 {self.settings.height} px")
+            self.size_note.setText(f"Output: {self.generation.width} \u00d7 {self.generation.height} px")
 
     # ---- mode -------------------------------------------------------------------------------
 
@@ -414,24 +418,21 @@ class ControlsPanel(QWidget):
         txt2img = mode is Mode.TXT2IMG
         self.size_preset.setEnabled(txt2img)
         self.size_row.setEnabled(txt2img)
+        self.hires.set_available(txt2img)
         self._update_size_note()
 
-    # ---- seed and request ----------------------------------------------------------------------
+    # ---- seed ---------------------------------------------------------------------------------
+
+    def _update_lock_text(self, *_args: object) -> None:
+        self.lock_button.setText("Locked" if self.generation.seed_locked else "Lock")
 
     def randomize_seed(self) -> int:
-        seed = random_seed()
-        self.settings.seed = seed
-        self.seed.setText(str(seed))
-        self.changed.emit()
-        return seed
+        self.generation.seed = random_seed()
+        return self.generation.seed
 
     def seed_for_next_job(self) -> int:
         """Locked: the seed as shown. Unlocked: a fresh random seed, shown before the job runs."""
-        if not self.settings.seed_locked:
-            return self.randomize_seed()
-        if not self.seed.text():
-            self.seed.setText(str(self.settings.seed))
-        return self.settings.seed
+        return self.generation.next_seed()
 
     def show_used_seeds(self, seeds: list[int]) -> None:
         if not seeds:
@@ -439,27 +440,6 @@ class ControlsPanel(QWidget):
         text = str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]} \u2013 {seeds[-1]}"
         self.last_seed.setText(f"Last seed: {text}")
         self.last_seed.show()
-
-    def request_template(self) -> GenerationRequest:
-        """The settings as a request, seed as shown (nothing is randomised)."""
-        s = self.settings
-        return GenerationRequest(
-            prompt=s.prompt.strip(),
-            negative_prompt=s.negative_prompt.strip(),
-            model=s.model,
-            sampler=s.sampler,
-            steps=s.steps,
-            cfg_scale=s.cfg_scale,
-            seed=s.seed,
-            width=s.width,
-            height=s.height,
-            batch_count=s.batch_count,
-            strength=s.strength,
-        )
-
-    def request(self, model: str) -> GenerationRequest:
-        """The txt2img request for the next job: a new seed unless locked (the window adds image and mask)."""
-        return replace(self.request_template(), model=model, seed=self.seed_for_next_job())
 
     # ---- running state ------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ import asyncio
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QMimeData, Qt, Signal
@@ -58,6 +57,7 @@ from sdstudio.ui.gallery import Gallery, GalleryEntry, entry_from_file
 from sdstudio.ui.image_fit import describe_fit, fit_to_multiple_of_8, limit_size
 from sdstudio.ui.jobs import JobFailed, JobRunner, Progress
 from sdstudio.ui.mask_tools import MaskToolbar
+from sdstudio.ui.model import GenerationModel
 from sdstudio.ui.notices import NoticeBar
 from sdstudio.ui.settings import SettingsStore
 from sdstudio.worker import EngineWorker, JobResult, PreviewFrame
@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
     def __init__(
         self,
         store: SettingsStore | None = None,
+        generation: GenerationModel | None = None,
         worker: EngineWorker | None = None,
         dialogs: Dialogs | None = None,
         preload: bool = True,
@@ -97,6 +98,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.store = store or SettingsStore(parent=self)
         self.settings = self.store.settings
+        # The generation parameters: the controls bind to it, requests are built from it.
+        self.generation = self.store.attach(generation or GenerationModel(self))
         self.dialogs = dialogs or Dialogs()
         self.worker = worker or EngineWorker(output_dir=self.output_dir)
         self.jobs = JobRunner(self.worker, self)
@@ -121,7 +124,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_geometry()
         self._update_mode()
-        self.canvas.set_canvas_size(self.settings.width, self.settings.height)
+        self.canvas.set_canvas_size(*self.generation.size)
         if self.store.load_warning:
             self.show_message(self.store.load_warning, "warning")
         register_exploration_jobs(self.worker, self.output_dir)
@@ -139,7 +142,7 @@ class MainWindow(QMainWindow):
         self.notice = NoticeBar()
         self.mask_tools = MaskToolbar(self.canvas, self.settings)
         self.gallery = Gallery()
-        self.controls = ControlsPanel(self.settings)
+        self.controls = ControlsPanel(self.generation, self.settings)
 
         self.use_result_button = QToolButton()
         self.use_result_button.setText("Use as input")
@@ -425,7 +428,7 @@ class MainWindow(QMainWindow):
         """One line under the canvas saying what is shown: an empty frame, a result, or an input."""
         image = self.canvas.image()
         if image is None:
-            return f"Empty canvas \u00b7 generates {self.settings.width} \u00d7 {self.settings.height}"
+            return f"Empty canvas \u00b7 generates {self.generation.width} \u00d7 {self.generation.height}"
         size = f"{image.width()} \u00d7 {image.height()}"
         entry = self._shown_entry
         seed = f" \u00b7 seed {entry.seed}" if entry is not None and entry.seed is not None else ""
@@ -481,15 +484,16 @@ class MainWindow(QMainWindow):
             raise SdStudioError(
                 "No model found: add a model folder (File > Add Model Folder...) or put a model in checkpoints/"
             )
-        request = self.controls.request(str(info.path))
+        self.generation.model = str(info.path)
+        self.generation.next_seed()  # a new random seed unless locked, shown before the job runs
+        init_image = mask = None
         mode = self.mode()
         if mode is not Mode.TXT2IMG:
             image = self.canvas.image()
             assert image is not None
+            init_image = qimage_to_pil(image)
             mask = qimage_to_mask(self.canvas.mask()) if mode is Mode.INPAINT else None
-            request = replace(request, init_image=qimage_to_pil(image), mask_image=mask,
-                              width=image.width(), height=image.height())
-        return request.validated()
+        return self.generation.request(init_image=init_image, mask=mask).validated()
 
     async def generate(self) -> JobResult | None:
         """One job from start to finish: submit, stream previews, await the end, show the result."""
@@ -621,7 +625,7 @@ class MainWindow(QMainWindow):
         self.jobs.preload(str(info.path))
 
     def _on_model_changed(self, info: ModelInfo) -> None:
-        self._on_size_changed(self.settings.width, self.settings.height)
+        self._on_size_changed(*self.generation.size)
         self._preload(info)
 
     def _on_model_loading(self, event: LoadEvent) -> None:
@@ -677,7 +681,7 @@ class MainWindow(QMainWindow):
         picker = self.controls.model_picker
         current = picker.current_info()
         picker.refresh(self.settings.extra_model_dirs, self.settings.model_paths,
-                       str(current.path) if current else self.settings.model)
+                       str(current.path) if current else self.generation.model)
         chosen = picker.current_info()
         if chosen is not None and (current is None or chosen.path != current.path):
             self.controls.model_selected(chosen)
@@ -710,7 +714,7 @@ class MainWindow(QMainWindow):
             self.restore_parameters(parsed)
 
     def restore_parameters(self, parsed: ParsedParameters) -> None:
-        request = parsed.apply_to(self.controls.request_template())
+        request = parsed.apply_to(self.generation.request())
         self.controls.apply_request(request, parsed.model)
         self.show_message("Restored the image's prompt and settings", "info")
 
@@ -725,8 +729,8 @@ class MainWindow(QMainWindow):
             return
         source = self._source_image
         limited = limit_size(source, MAX_INPUT_SIDE)
-        fitted = fit_to_multiple_of_8(limited, self.settings.fit_policy)
-        note = describe_fit(limited.size(), self.settings.fit_policy)
+        fitted = fit_to_multiple_of_8(limited, self.generation.fit_policy)
+        note = describe_fit(limited.size(), self.generation.fit_policy)
         if limited.size() != source.size():
             note = f"{source.width()}x{source.height()} scaled to {limited.width()}x{limited.height()}, then {note}"
         self._result_view = False
@@ -805,7 +809,7 @@ class MainWindow(QMainWindow):
         self._source_image = None
         self._shown_entry = None
         self.canvas.set_image(None)
-        self.canvas.set_canvas_size(self.settings.width, self.settings.height)
+        self.canvas.set_canvas_size(*self.generation.size)
         self._update_mode()
 
     # ---- gallery -----------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The toolbar over the canvas: brush/eraser, brush size, hardness and overlay opacity, mask edits.
 
 It drives the canvas through the canvas's own actions and setters (one shortcut per action,
-no duplicates), and keeps the brush settings in `Settings` so they survive a restart.
+no duplicates), and keeps the brush settings in `Settings` so they survive a restart. Until the
+user picks a brush size, the brush follows the image (`default_brush_size`): a fixed 32 px would
+cover half of a 64-px image.
 """
 
 from __future__ import annotations
@@ -12,6 +14,14 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QSlider, QTool
 
 from sdstudio.ui.canvas import MAX_BRUSH, MIN_BRUSH, Canvas
 from sdstudio.ui.settings import Settings
+
+BRUSH_FRACTION = 16
+"""The default brush is 1/16 of the image's shorter side: 32 px at 512, 4 px at 64."""
+SLIDER_MAX = min(MAX_BRUSH, 256)
+
+
+def default_brush_size(width: int, height: int) -> int:
+    return max(2, min(SLIDER_MAX, round(min(width, height) / BRUSH_FRACTION)))
 
 
 def _slider(minimum: int, maximum: int, width: int = 96) -> QSlider:
@@ -38,10 +48,11 @@ class MaskToolbar(QWidget):
     def __init__(self, canvas: Canvas, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.canvas, self.settings = canvas, settings
+        self._applying_default = False
 
         self.brush_button = self._action_button(canvas.brush_action, "Brush (B): paint the region to repaint")
         self.eraser_button = self._action_button(canvas.eraser_action, "Eraser (E): remove from the mask")
-        self.size_slider = _slider(MIN_BRUSH, min(MAX_BRUSH, 256), 80)
+        self.size_slider = _slider(MIN_BRUSH, SLIDER_MAX, 80)
         self.size_slider.setToolTip("Brush size in image pixels ([ and ] change it)")
         self.size_label = QLabel()
         self.size_label.setObjectName("valueLabel")
@@ -89,6 +100,7 @@ class MaskToolbar(QWidget):
         self.hardness_slider.valueChanged.connect(self._on_hardness)
         self.opacity_slider.valueChanged.connect(self._on_opacity)
         canvas.brush_size_changed.connect(self._show_size)
+        canvas.image_changed.connect(self._follow_image)
         self.apply_settings()
 
     def _action_button(self, action: QAction, tip: str, text: str | None = None) -> QToolButton:
@@ -108,7 +120,10 @@ class MaskToolbar(QWidget):
     def apply_settings(self) -> None:
         """Push the saved brush settings into the canvas and the sliders."""
         s = self.settings
-        self.canvas.brush_size = s.brush_size
+        if s.brush_size > 0:
+            self.canvas.brush_size = s.brush_size
+        else:
+            self._follow_image()
         self.canvas.brush_hardness = s.brush_hardness
         self.canvas.mask_opacity = s.mask_opacity
         with QSignalBlocker(self.size_slider), QSignalBlocker(self.hardness_slider), \
@@ -116,19 +131,35 @@ class MaskToolbar(QWidget):
             self.size_slider.setValue(self.canvas.brush_size)
             self.hardness_slider.setValue(round(self.canvas.brush_hardness * 100))
             self.opacity_slider.setValue(round(self.canvas.mask_opacity * 100))
-        self._show_size(self.canvas.brush_size)
+        self._mirror_size(self.canvas.brush_size)
         self.hardness_label.setText(f"{self.hardness_slider.value()}%")
         self.opacity_label.setText(f"{self.opacity_slider.value()}%")
+
+    def _follow_image(self) -> None:
+        """A new image on the canvas: the brush takes its default size for it, unless the user
+        has chosen a size (then that size stays, as in any paint program)."""
+        image = self.canvas.image()
+        if self.settings.brush_size > 0 or image is None:
+            return
+        self._applying_default = True
+        try:
+            self.canvas.brush_size = default_brush_size(image.width(), image.height())
+        finally:
+            self._applying_default = False
 
     def _on_size(self, value: int) -> None:
         self.canvas.brush_size = value
 
-    def _show_size(self, size: int) -> None:
-        """The canvas changed its brush (slider, [ ] keys): mirror it and remember it."""
+    def _mirror_size(self, size: int) -> None:
         with QSignalBlocker(self.size_slider):
             self.size_slider.setValue(size)
         self.size_label.setText(f"{size} px")
-        if self.settings.brush_size != size:
+
+    def _show_size(self, size: int) -> None:
+        """The canvas changed its brush: mirror it, and remember it when the user chose it
+        (slider, [ ] keys), not when it followed the image."""
+        self._mirror_size(size)
+        if not self._applying_default and self.settings.brush_size != size:
             self.settings.brush_size = size
             self.changed.emit()
 

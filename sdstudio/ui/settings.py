@@ -1,8 +1,9 @@
 """The app's one typed settings object, persisted as JSON (atomically) between sessions.
 
-Every control binds to a field here; the window saves the object on close and, debounced, after
-each change, so a crash loses at most the last second of edits. A corrupt or foreign file never
-stops the app: it starts from defaults and says so.
+The file holds the app's `Settings` (folders, brush, window) and, under the same flat keys, the
+persisted properties of the models attached to the store (the `GenerationModel`). The window
+saves on close and, debounced, after each change, so a crash loses at most the last second of
+edits. A corrupt or foreign file never stops the app: it starts from defaults and says so.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from sdstudio.io.atomic import atomic_write_text
+from sdstudio.ui.properties import ObservableObject
 
 CONFIG_DIR_VARIABLE = "SDSTUDIO_CONFIG_DIR"
 OUTPUT_DIR_VARIABLE = "SDSTUDIO_OUTPUT_DIR"
 SAVE_DELAY_MS = 1000
+M = TypeVar("M", bound=ObservableObject)
 
 
 def config_path() -> Path:
@@ -35,28 +38,22 @@ def default_output_dir() -> str:
     return str(Path(os.environ.get(OUTPUT_DIR_VARIABLE) or Path.home() / "Pictures" / "sdstudio").expanduser())
 
 
+SETTINGS_VERSION = 2
+"""1 (no key): one flat dataclass; 2: generation parameters belong to `GenerationModel` (same keys),
+and brush_size 0 means "follow the image"."""
+OLD_DEFAULT_BRUSH = 32
+"""Version 1 saved the brush size on every run, so its old default means "never chosen"."""
+
+
 @dataclass
 class Settings:
-    """What the user set up last time: generation parameters, folders, brush and window state."""
+    """The app's own state: folders, brush and window. Generation parameters live in the
+    `GenerationModel`, which the store saves into the same file."""
 
-    prompt: str = ""
-    negative_prompt: str = ""
-    model: str = ""  # a model path (or name); "" = the built-in/default model
-    sampler: str = "Euler a"
-    steps: int = 20
-    cfg_scale: float = 7.0
-    strength: float = 0.75
-    width: int = 512
-    height: int = 512
-    size_follows_model: bool = True  # the "Model default" size preset
-    seed: int = 0
-    seed_locked: bool = False
-    batch_count: int = 1
-    fit_policy: str = "scale"
     output_dir: str = field(default_factory=default_output_dir)
     extra_model_dirs: list[str] = field(default_factory=list)
     model_paths: list[str] = field(default_factory=list)  # single models the user added directly
-    brush_size: int = 32
+    brush_size: int = 0  # 0 = scaled to the image (see mask_tools.default_brush_size)
     brush_hardness: float = 0.8
     mask_opacity: float = 0.5
     window_geometry: str = ""  # base64 of QMainWindow.saveGeometry()
@@ -91,47 +88,88 @@ class Settings:
         return asdict(self)
 
 
-def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
-    """The saved settings and a one-line warning when the file could not be used."""
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 file read as version 2: the same keys, but its brush size of 32 was the
+    old fixed default (too big for a 64-px image), so it becomes "follow the image"; and its seed
+    lock was switched on silently by every gallery click, so it cannot be trusted and is off."""
+    data = dict(data)
+    if not isinstance(data.get("version"), int):
+        if data.get("brush_size") == OLD_DEFAULT_BRUSH:
+            data["brush_size"] = 0
+        data["seed_locked"] = False
+        data["version"] = SETTINGS_VERSION
+    return data
+
+
+def read_settings_file(path: Path | None = None) -> tuple[dict[str, Any], str | None]:
+    """The saved key/values (migrated) and a one-line warning when the file could not be used."""
     path = path or config_path()
     if not path.exists():
-        return Settings(), None
+        return {"version": SETTINGS_VERSION}, None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError, UnicodeDecodeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return Settings(), f"Settings file {path} could not be read ({reason}); using defaults"
-    return Settings.from_dict(data), None
+        return {"version": SETTINGS_VERSION}, f"Settings file {path} could not be read ({reason}); using defaults"
+    return migrate(data), None
 
 
-def save_settings(settings: Settings, path: Path | None = None) -> Path:
+def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
+    """The saved app settings and a one-line warning when the file could not be used."""
+    data, warning = read_settings_file(path)
+    return Settings.from_dict(data), warning
+
+
+def save_settings(data: dict[str, Any], path: Path | None = None) -> Path:
     path = path or config_path()
-    return atomic_write_text(path, json.dumps(settings.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    return atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 class SettingsStore(QObject):
-    """Owns the Settings object; `changed()` schedules a save a second later (one write per burst)."""
+    """Owns the Settings object and saves it with every attached model's persisted properties;
+    `changed()` schedules a save a second later (one write per burst)."""
 
     save_failed = Signal(str)
 
     def __init__(self, path: Path | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.path = path or config_path()
-        self.settings, self.load_warning = load_settings(self.path)
+        self._data, self.load_warning = read_settings_file(self.path)
+        self.settings = Settings.from_dict(self._data)
+        self._models: list[ObservableObject] = []
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(SAVE_DELAY_MS)
         self._timer.timeout.connect(self.save)
 
-    def changed(self) -> None:
+    def attach(self, model: M) -> M:
+        """Load `model`'s persisted properties from the file and save them after each change
+        (attaching twice is harmless)."""
+        if model not in self._models:
+            model.load_dict(self._data)
+            self._models.append(model)
+            for signal in model.changed_signals():
+                signal.connect(self.changed)
+        return model
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the file will hold: keys it had that nothing here knows (a newer version's) kept."""
+        data = dict(self._data)
+        data.update(self.settings.to_dict())
+        for model in self._models:
+            data.update(model.to_dict())
+        data["version"] = SETTINGS_VERSION
+        return data
+
+    def changed(self, *_args: object) -> None:
         self._timer.start()
 
     def save(self) -> bool:
         self._timer.stop()
         try:
-            save_settings(self.settings, self.path)
+            save_settings(self.to_dict(), self.path)
         except OSError as error:
             self.save_failed.emit(f"Could not save settings to {self.path}: {error.strerror or error}")
             return False

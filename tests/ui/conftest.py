@@ -111,21 +111,24 @@ def dialogs() -> ScriptedDialogs:
 def make_window(qtbot, event_loop, dialogs, tiny_model_dir):
     """Build a MainWindow on the tiny model with fast settings; every window is closed at the end."""
     from sdstudio.ui.main_window import MainWindow
+    from sdstudio.ui.model import GenerationModel
     from sdstudio.ui.settings import SettingsStore
 
     windows = []
 
-    def make(preset: bool = True, **settings):
+    def make(preset: bool = True, **values):
+        """`values` set generation-model properties, or else app settings, before the window opens."""
         store = SettingsStore()
+        generation = store.attach(GenerationModel())
         if preset:
-            s = store.settings
-            s.model = str(tiny_model_dir)
-            s.model_paths = [str(tiny_model_dir)]
-            s.steps, s.width, s.height, s.size_follows_model = 4, 64, 64, False
-            s.sampler = "Euler"
-            for key, value in settings.items():
-                setattr(s, key, value)
-        window = MainWindow(store=store, dialogs=dialogs)
+            store.settings.model_paths = [str(tiny_model_dir)]
+            generation.model = str(tiny_model_dir)
+            generation.steps, generation.sampler = 4, "Euler"
+            generation.set_size(64, 64)
+            for key, value in values.items():
+                target = generation if key in GenerationModel.properties() else store.settings
+                setattr(target, key, value)
+        window = MainWindow(store=store, generation=generation, dialogs=dialogs)
         qtbot.addWidget(window)
         window.resize(1100, 760)
         with qtbot.waitExposed(window):

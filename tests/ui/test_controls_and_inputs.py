@@ -24,11 +24,11 @@ def test_sliders_and_spin_boxes_stay_in_step(make_window):
     window = make_window()
     c = window.controls
     c.steps.slider.setValue(42)
-    assert c.steps.spin.value() == 42 and window.settings.steps == 42
+    assert c.steps.spin.value() == 42 and window.generation.steps == 42
     c.steps.spin.setValue(7)
-    assert c.steps.slider.value() == 7 and window.settings.steps == 7
+    assert c.steps.slider.value() == 7 and window.generation.steps == 7
     c.cfg.slider.setValue(15)  # half-steps: 7.5
-    assert c.cfg.spin.value() == 7.5 and window.settings.cfg_scale == 7.5
+    assert c.cfg.spin.value() == 7.5 and window.generation.cfg_scale == 7.5
     c.cfg.spin.setValue(30.0)
     assert c.cfg.slider.value() == 60
     assert c.steps.spin.maximum() == 150 and c.cfg.spin.maximum() == 30
@@ -58,9 +58,9 @@ def test_unlocked_seed_changes_every_job_and_locked_seed_stays(make_window):
     c.lock_button.setChecked(False)
     seeds = {window.build_request().seed for _ in range(3)}
     assert len(seeds) == 3
-    assert c.seed.text() == str(window.settings.seed)  # the seed about to be used is shown
+    assert c.seed.text() == str(window.generation.seed)  # the seed about to be used is shown
     c.random_button.click()
-    assert c.seed.text() == str(window.settings.seed)
+    assert c.seed.text() == str(window.generation.seed)
 
 
 def test_size_presets_custom_sizes_and_the_model_default(make_window, tiny_model_dir):
@@ -69,14 +69,14 @@ def test_size_presets_custom_sizes_and_the_model_default(make_window, tiny_model
     index = c.size_preset.findData("768x512")
     c.size_preset.setCurrentIndex(index)
     c.size_preset.activated.emit(index)
-    assert (window.settings.width, window.settings.height) == (768, 512)
+    assert (window.generation.width, window.generation.height) == (768, 512)
     assert window.canvas.canvas_size().width() == 768
     c.width_spin.setValue(300)  # not a multiple of 8: rounded down
-    assert window.settings.width == 296 and c.size_preset.currentData() == "custom"
+    assert window.generation.width == 296 and c.size_preset.currentData() == "custom"
     c.size_preset.setCurrentIndex(0)
     c.size_preset.activated.emit(0)
     side = native_size(c.model_picker.current_info())
-    assert (window.settings.width, window.settings.height) == (side, side)
+    assert (window.generation.width, window.generation.height) == (side, side)
     assert str(side) in c.size_preset.itemText(0)
     request = window.build_request()
     assert (request.width, request.height) == (side, side)
@@ -90,7 +90,7 @@ def test_open_image_fits_to_multiples_of_8_by_the_chosen_policy(make_window, tmp
     assert "104x72" in window.controls.size_note.text()
     window.controls.fit_policy.setCurrentIndex(window.controls.fit_policy.findData("crop"))
     assert (window.canvas.image().width(), window.canvas.image().height()) == (96, 72)
-    assert window.settings.fit_policy == "crop"
+    assert window.generation.fit_policy == "crop"
 
 
 def test_dropping_an_image_with_parameters_offers_to_restore_them(make_window, tmp_path, dialogs):
@@ -164,4 +164,4 @@ def test_view_shortcuts_work_while_typing_a_prompt(make_window):
     assert window.zoom_label.text() == "100%"
     QTest.keyClick(window.controls.prompt, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     assert window.canvas.zoom > 1.0  # a 64 x 64 frame fitted to a large canvas is enlarged
-    assert window.controls.prompt.toPlainText() == window.settings.prompt  # no stray characters typed
+    assert window.controls.prompt.toPlainText() == window.generation.prompt  # no stray characters typed

@@ -80,7 +80,7 @@ def test_escape_on_the_first_preview_cancels_and_writes_nothing(qtbot, make_wind
     assert window.gallery.count() == 0
 
     window.controls.steps.spin.setValue(3)
-    assert window.settings.steps == 3
+    assert window.generation.steps == 3
     with qtbot.waitSignal(window.generation_finished, timeout=GENERATION_TIMEOUT_MS):
         window.controls.generate_button.click()
 
