@@ -8,9 +8,9 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        from sdstudio.app import run_app
+        from sdstudio.app import main as app_main
 
-        return run_app()
+        app_main()  # ends the process itself, without the slow interpreter teardown
     from sdstudio.cli import main as cli_main
 
     return cli_main(argv)

@@ -135,6 +135,7 @@ class Gallery(QWidget):
                                   "with its settings.")
         self.placeholder.setObjectName("galleryPlaceholder")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)  # one long line would set the window's minimum width
         self.placeholder.setFixedHeight(THUMB + 30)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.placeholder)
