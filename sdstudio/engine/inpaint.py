@@ -6,7 +6,7 @@ Two ways to inpaint (both ours, following ComfyUI's and diffusers' published app
 - a 9-channel inpainting model: the mask and the VAE latent of the masked image are extra UNet
   input channels, and the model fills the hole itself.
 Either way, after decoding, the original pixels are pasted back outside a feathered mask, so
-every pixel the user did not paint is bit-identical to the input.
+every pixel the user did not paint is bit-identical to the input (sdstudio.engine.paste_back, torch-free).
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from sdstudio.engine.latents import image_to_tensor
+from sdstudio.engine.paste_back import feathered_mask, paste_back
+
+__all__ = ["feathered_mask", "latent_mask", "mask_to_tensor", "masked_image", "paste_back"]
 
 
 def mask_to_tensor(mask: Image.Image) -> torch.Tensor:
@@ -37,20 +40,3 @@ def masked_image(image: Image.Image, mask: Image.Image) -> torch.Tensor:
     """The 9-channel models' conditioning image: the input with the repaint region set to 0 (grey)."""
     keep = (mask_to_tensor(mask) < 0.5).float()
     return image_to_tensor(image) * keep
-
-
-def feathered_mask(mask: Image.Image, feather: int) -> Image.Image:
-    """The mask blurred outward by `feather` pixels; 0 where the original is kept exactly."""
-    mask = mask.convert("L")
-    if feather <= 0:
-        return mask
-    # Grow first so that the blur softens outward, never eating into the painted region.
-    grown = mask.filter(ImageFilter.MaxFilter(2 * (feather // 2) + 1))
-    return Image.fromarray(
-        np.maximum(np.asarray(grown.filter(ImageFilter.GaussianBlur(feather / 2))), np.asarray(mask))
-    )
-
-
-def paste_back(original: Image.Image, generated: Image.Image, mask: Image.Image, feather: int) -> Image.Image:
-    """Generated pixels inside the feathered mask, original pixels (exactly) outside it."""
-    return Image.composite(generated.convert("RGB"), original.convert("RGB"), feathered_mask(mask, feather))

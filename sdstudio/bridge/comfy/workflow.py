@@ -1,0 +1,100 @@
+"""A `GenerationRequest` as a ComfyUI API-format workflow graph, from core nodes only.
+
+API format: `{node_id: {"class_type": ..., "inputs": {...}}}`, a link being `[node_id, output]`.
+txt2img: CheckpointLoaderSimple -> CLIPTextEncode x2 -> EmptyLatentImage -> KSampler -> VAEDecode.
+img2img: LoadImage (an uploaded input) -> VAEEncode, KSampler denoise = strength.
+inpaint: a normal model gets SetLatentNoiseMask (ComfyUI re-noises the kept region every step);
+a 9-channel inpainting model gets InpaintModelConditioning (mask and masked image as conditioning).
+One graph makes one image: a batch is one graph per seed, so that each image has its own seed
+(seed, seed+1, ...) as in our engine and in its metadata, and can run on any server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sdstudio.bridge.comfy.samplers import ComfySampler
+from sdstudio.engine.requests import GenerationRequest, Mode
+from sdstudio.errors import InputError
+
+Link = list[Any]  # [node_id, output_index]
+OUTPUT_NODE = "PreviewImage"  # core; writes to the server's temp folder, which it empties on start
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """The server's names of the images uploaded for this request (see ComfyClient.upload_image)."""
+
+    image: str | None = None
+    mask: str | None = None  # a greyscale PNG, white = repaint, read through its red channel
+
+
+class Graph:
+    """Builds an API-format graph; node ids are "1", "2", ... in the order nodes are added."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, dict[str, Any]] = {}
+
+    def add(self, class_type: str, **inputs: Any) -> str:
+        node_id = str(len(self.nodes) + 1)
+        self.nodes[node_id] = {"class_type": class_type, "inputs": inputs}
+        return node_id
+
+
+def is_inpainting_checkpoint(name: str) -> bool:
+    """A 9-channel model, by the naming convention every inpainting checkpoint follows."""
+    return "inpaint" in name.lower()
+
+
+def unsupported(request: GenerationRequest) -> str | None:
+    """Why a request cannot run from core nodes here, or None."""
+    if request.hires is not None:
+        return "hires fix is not available on the ComfyUI backend yet; turn it off"
+    if request.vae:
+        return "a separate VAE is not available on the ComfyUI backend yet; use the checkpoint's own"
+    return None
+
+
+def generation_graph(request: GenerationRequest, checkpoint: str, sampler: ComfySampler, uploads: Uploads,
+                     inpaint_conditioning: bool = False) -> dict[str, dict[str, Any]]:
+    """The graph of one image of `request` (its own seed), with a PreviewImage as the output.
+
+    `inpaint_conditioning`: use InpaintModelConditioning (for 9-channel models, where the server has it)."""
+    reason = unsupported(request)
+    if reason:
+        raise InputError(reason)
+    graph = Graph()
+    loader = graph.add("CheckpointLoaderSimple", ckpt_name=checkpoint)
+    model, clip, vae = [loader, 0], [loader, 1], [loader, 2]
+    if request.clip_skip > 1:
+        clip = [graph.add("CLIPSetLastLayer", clip=clip, stop_at_clip_layer=-request.clip_skip), 0]
+    positive = [graph.add("CLIPTextEncode", text=request.prompt, clip=clip), 0]
+    negative = [graph.add("CLIPTextEncode", text=request.negative_prompt, clip=clip), 0]
+    denoise = 1.0
+    if request.mode is Mode.TXT2IMG:
+        latent = [graph.add("EmptyLatentImage", width=request.width, height=request.height, batch_size=1), 0]
+    else:
+        if uploads.image is None:
+            raise InputError("the input image was not uploaded to the server")
+        denoise = float(request.strength)
+        pixels = [graph.add("LoadImage", image=uploads.image), 0]
+        if request.mode is Mode.INPAINT:
+            if uploads.mask is None:
+                raise InputError("the mask was not uploaded to the server")
+            mask = [graph.add("LoadImageMask", image=uploads.mask, channel="red"), 0]
+            if inpaint_conditioning:
+                conditioned = graph.add("InpaintModelConditioning", positive=positive, negative=negative, vae=vae,
+                                        pixels=pixels, mask=mask)
+                positive, negative, latent = [conditioned, 0], [conditioned, 1], [conditioned, 2]
+            else:
+                encoded = [graph.add("VAEEncode", pixels=pixels, vae=vae), 0]
+                latent = [graph.add("SetLatentNoiseMask", samples=encoded, mask=mask), 0]
+        else:
+            latent = [graph.add("VAEEncode", pixels=pixels, vae=vae), 0]
+    sampled = graph.add("KSampler", model=model, positive=positive, negative=negative, latent_image=latent,
+                        seed=request.seed, steps=request.steps, cfg=float(request.cfg_scale),
+                        sampler_name=sampler.sampler_name, scheduler=sampler.scheduler, denoise=denoise)
+    decoded = graph.add("VAEDecode", samples=[sampled, 0], vae=vae)
+    graph.add(OUTPUT_NODE, images=[decoded, 0])
+    return graph.nodes
