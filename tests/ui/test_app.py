@@ -48,16 +48,19 @@ def test_run_app_opens_the_window_and_stops_the_engine_on_quit(qapp, monkeypatch
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     seen: list[MainWindow] = []
 
-    def close_window() -> None:
-        windows = [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        seen.extend(windows)
-        for window in windows:
-            window.close()
+    def close_once_loading(window: MainWindow) -> None:
+        """Close as soon as the window says the model loads: the engine thread is busy then."""
+        seen.append(window)
 
-    QTimer.singleShot(300, close_window)
+        def on_status(text: str) -> None:
+            if text.startswith("Loading model") and window.isVisible():
+                QTimer.singleShot(0, window.close)
+
+        window.statusBar().messageChanged.connect(on_status)
+
     try:
-        assert app.run_app([]) == 0
+        assert app.run_app([], on_window=close_once_loading) == 0
     finally:
         qapp.setStyleSheet("")
-    assert len(seen) == 1 and seen[0].worker.isFinished()
+    assert len(seen) == 1 and not seen[0].backend.running
     assert len(no_thread_left) == 1
