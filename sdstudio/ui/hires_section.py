@@ -14,6 +14,7 @@ from sdstudio.ui.properties import bind
 from sdstudio.ui.widgets import SliderSpin, labelled
 
 UPSCALERS = ((Upscaler.LATENT.value, "Latent (bicubic)"), (Upscaler.LANCZOS.value, "Lanczos (pixels)"))
+FOLDED_STYLE = "QGroupBox { border-width: 1px 0 0 0; border-radius: 0; padding: 0; }"
 TXT2IMG_ONLY = "Hires fix is a text-to-image pass; it is off while an image is the input"
 
 
@@ -36,6 +37,8 @@ class HiresSection(QGroupBox):
         for key, text in UPSCALERS:
             self.upscaler.addItem(text, key)
         self.upscaler.setToolTip("Latent: upscale the latents (fast, softer); Lanczos: upscale the decoded pixels")
+        self.upscaler.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.upscaler.setMinimumContentsLength(8)
 
         self.body = QWidget()
         rows = QVBoxLayout(self.body)
@@ -44,17 +47,23 @@ class HiresSection(QGroupBox):
         for text, widget in (("Scale", self.scale), ("Steps", self.steps), ("Denoise", self.denoise),
                              ("Upscaler", self.upscaler)):
             rows.addWidget(labelled(text, widget))
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 10, 8, 8)
-        layout.addWidget(self.body)
+        self._layout = QVBoxLayout(self)
+        self._layout.addWidget(self.body)
 
         bind(model, "hires_enabled", self, "checked")
         bind(model, "hires_scale", self.scale, "value")
         bind(model, "hires_steps", self.steps, "value")
         bind(model, "hires_denoise", self.denoise, "value")
         bind(model, "hires_upscaler", self.upscaler, "currentData")
-        self.toggled.connect(self.body.setVisible)
-        self.body.setVisible(self.isChecked())
+        self.toggled.connect(self._fold)
+        self._fold(self.isChecked())
+
+    def _fold(self, open_: bool) -> None:
+        """Off: only the title over a rule shows (no empty frame); on: the rows in the usual box."""
+        self.body.setVisible(open_)
+        margins = (8, 10, 8, 8) if open_ else (8, 0, 8, 0)
+        self._layout.setContentsMargins(*margins)
+        self.setStyleSheet("" if open_ else FOLDED_STYLE)
 
     def set_available(self, available: bool) -> None:
         """Greyed out (and saying why) for img2img and inpaint; the user's choice is kept."""
