@@ -160,7 +160,8 @@ class Binding(QObject):
     """Keeps `model.<prop>` and a widget property equal both ways; lives (and dies) with the widget.
 
     The guard: while one side is being updated from the other, signals coming back are ignored, so
-    a text edit's cursor is not reset by its own echo and no update ping-pongs. `to_widget` and
+    a text edit's cursor is not reset by its own echo and no update ping-pongs. Only when the model
+    keeps a different value than the widget sent (after `to_model`) is the widget corrected. `to_widget` and
     `to_model` convert between the two types (an int seed in a line edit); `to_model` may raise
     ValueError to leave the model as it is (an empty box while typing).
     """
@@ -206,6 +207,9 @@ class Binding(QObject):
         self._busy = True
         try:
             setattr(self.model, self.prop, value)
+            shown = self._to_widget(getattr(self.model, self.prop))
+            if self._side.read() != shown:  # the model normalised it (a seed past 2^63-1): show that
+                self._side.write(shown)
         finally:
             self._busy = False
 

@@ -79,6 +79,15 @@ def test_line_edit_binding_converts_and_skips_an_empty_box(qtbot):
     assert sample.seed == 42
 
 
+def test_a_value_the_model_normalises_is_shown_as_kept(qtbot):
+    sample = Sample()
+    edit = QLineEdit()
+    qtbot.addWidget(edit)
+    bind(sample, "seed", edit, "text", to_widget=str, to_model=lambda text: min(2**63 - 1, int(text)))
+    qtbot.keyClicks(edit, "9" * 19)
+    assert sample.seed == 2**63 - 1 and edit.text() == str(2**63 - 1)
+
+
 def test_typing_in_a_bound_text_edit_keeps_the_cursor(qtbot):
     """The echo from model to widget is suppressed, so setPlainText never resets the cursor."""
     sample = Sample()
