@@ -1,0 +1,196 @@
+"""`ComfyBackend`: one or more ComfyUI servers behind the `Backend` protocol.
+
+Runs on the asyncio loop of the thread that made it (qasync's in the app, asyncio.run in the CLI
+and tests); nothing here blocks. Each submitted generation is one task over a `BatchRun`: images
+spread over the servers, each saved into our outputs folder the moment its turn in the batch comes,
+then announced on its handle. Cancel goes through the handle: the task is cancelled, which
+interrupts our running prompts and deletes our queued ones on every server; other jobs go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
+
+from sdstudio.bridge.comfy.batch import BatchRun, ComfyImage
+from sdstudio.bridge.comfy.connection import ComfyConnection, ServerStatus
+from sdstudio.bridge.comfy.events import Preview
+from sdstudio.bridge.comfy.results import save_result
+from sdstudio.bridge.comfy.samplers import available_samplers
+from sdstudio.bridge.handle import JobHandle
+from sdstudio.bridge.jobs import GenerateJob
+from sdstudio.bridge.messages import JobResult, PreviewFrame, SavedImage
+from sdstudio.bridge.protocol import Capabilities, Capability, ModelEntry
+from sdstudio.bridge.qimage import pil_to_qimage
+from sdstudio.errors import Cancelled, SdStudioError
+
+COMFY_CAPABILITIES = frozenset({Capability.TXT2IMG, Capability.IMG2IMG, Capability.INPAINT, Capability.PREVIEWS,
+                                Capability.CLIP_SKIP})
+WHY_NOT = {
+    Capability.LATENT_BLEND: "latent blending runs on this computer's engine, not on a ComfyUI server",
+    Capability.WALK: "walk export runs on this computer's engine, not on a ComfyUI server",
+    Capability.TRAJECTORY: "a ComfyUI server does not send per-step latents back (only previews)",
+    Capability.LORA: "LoRAs are not sent to ComfyUI servers yet",
+    Capability.EMBEDDINGS: "embeddings are not sent to ComfyUI servers yet",
+    Capability.HIRES: "hires fix is not available on the ComfyUI backend yet",
+    Capability.VAE: "the ComfyUI backend uses each checkpoint's own VAE",
+    Capability.MODEL_FOLDERS: "the models are the server's checkpoints (its models/checkpoints folder)",
+}
+
+
+async def connect_all(urls: list[str], token: str = "") -> list[ComfyConnection]:
+    """Open every server (concurrently); if any fails, close the others and raise its error."""
+    results = await asyncio.gather(*(ComfyConnection.open(url, token) for url in urls), return_exceptions=True)
+    failed = [result for result in results if isinstance(result, BaseException)]
+    if failed:
+        for result in results:
+            if isinstance(result, ComfyConnection):
+                await result.close()
+        raise failed[0]
+    return list(results)  # type: ignore[arg-type]
+
+
+class ComfyBackend(QObject):
+    name = "ComfyUI server"
+
+    status_changed = Signal(str)
+    model_loading = Signal(object)  # LoadEvent (the server loads models itself: never emitted)
+    model_ready = Signal(str, str)  # name, device
+    models_changed = Signal()
+
+    def __init__(self, connections: list[ComfyConnection], output_dir: Callable[[], Path],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.connections = connections
+        self.output_dir = output_dir
+        self._tasks: dict[JobHandle, asyncio.Task] = {}
+        for connection in connections:
+            connection.status_listeners.append(self._on_status)
+
+    @classmethod
+    async def connect(cls, urls: list[str], output_dir: Callable[[], Path], token: str = "",
+                      parent: QObject | None = None) -> ComfyBackend:
+        return cls(await connect_all(urls, token), output_dir, parent)
+
+    # --- Backend -------------------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(COMFY_CAPABILITIES, WHY_NOT)
+
+    def models(self) -> list[ModelEntry]:
+        """Every server's checkpoints, by name (a name on several servers is listed once, first URL)."""
+        entries: dict[str, ModelEntry] = {}
+        for connection in self.connections:
+            for name in connection.client.info.checkpoints:
+                entries.setdefault(name, ModelEntry(name, "comfyui", connection.url))
+        return list(entries.values())
+
+    def samplers(self) -> tuple[str, ...]:
+        """Our sampler names that every connected server can run."""
+        names: tuple[str, ...] | None = None
+        for connection in self.connections:
+            info = connection.client.info
+            offered = available_samplers(info.samplers, info.schedulers)
+            names = offered if names is None else tuple(name for name in names if name in offered)
+        return names or ()
+
+    def submit(self, job: Any, parent: QObject | None = None) -> JobHandle:
+        handle = JobHandle(job, parent)
+        if not isinstance(job, GenerateJob):
+            handle.report_failed(f"{job.describe()} is not available on the ComfyUI backend")
+            return handle
+        try:
+            batch = BatchRun(self.connections, job.request, on_step=self._stepper(handle, job.request),
+                             on_preview=self._previewer(handle, job.request))
+        except SdStudioError as error:
+            handle.report_failed(str(error))
+            return handle
+        task = asyncio.get_event_loop().create_task(self._run(handle, batch))
+        self._tasks[handle] = task
+        handle.set_cancel_hook(self._on_cancel)
+        return handle
+
+    def close(self, timeout: float = 2.0) -> bool:
+        """Cancel every job and close the connections (in the background: this must not block)."""
+        for handle in list(self._tasks):
+            handle.cancel()
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing left to close on
+            asyncio.get_event_loop().create_task(self.aclose())
+        return True
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        for connection in self.connections:
+            await connection.close()
+
+    # --- one job ---------------------------------------------------------------------------------
+
+    async def _run(self, handle: JobHandle, batch: BatchRun) -> None:
+        started = time.perf_counter()
+        saved: list[SavedImage] = []
+        batch.on_image = lambda image: saved.append(self._save(handle, image))
+        try:
+            await batch.run()
+        except asyncio.CancelledError:
+            handle.report_cancelled()
+        except Cancelled:
+            handle.report_cancelled()
+        except SdStudioError as error:
+            handle.report_failed(str(error))
+        else:
+            device = ", ".join(connection.client.stats.summary for connection in batch.connections)
+            handle.report_done(JobResult(handle.job_id, saved, time.perf_counter() - started, device,
+                                         batch.checkpoint))
+        finally:
+            self._tasks.pop(handle, None)
+
+    def _save(self, handle: JobHandle, image: ComfyImage) -> SavedImage:
+        """On disk first, then announced: a result the gallery shows is already a file."""
+        path, parameters = save_result(image.image, image.request, image.checkpoint, image.graph, self.output_dir())
+        saved = SavedImage(path, pil_to_qimage(image.image), image.request, parameters, image.request.seed,
+                           image.elapsed)
+        handle.report_saved(saved)
+        return saved
+
+    def _stepper(self, handle: JobHandle, request) -> Callable[[int, int, int], None]:
+        started = time.perf_counter()
+        done: dict[int, int] = {}
+
+        def on_step(index: int, step: int, total: int) -> None:
+            if not done:
+                handle.report_started()
+            done[index] = step
+            handle.report_progress(sum(done.values()), total * request.batch_count, time.perf_counter() - started)
+
+        return on_step
+
+    def _previewer(self, handle: JobHandle, request) -> Callable[[int, Preview], None]:
+        started = time.perf_counter()
+        steps: dict[int, int] = {}
+
+        def on_preview(index: int, preview: Preview) -> None:
+            image = QImage.fromData(preview.data, preview.format)
+            steps[index] = steps.get(index, 0) + 1
+            handle.report_preview(PreviewFrame(handle.job_id, index, steps[index], request.steps,
+                                               time.perf_counter() - started, None if image.isNull() else image))
+
+        return on_preview
+
+    def _on_cancel(self, handle: JobHandle) -> None:
+        task = self._tasks.get(handle)
+        if task is not None:
+            task.cancel()
+
+    def _on_status(self, status: ServerStatus) -> None:
+        self.status_changed.emit(f"ComfyUI {status.url.split('://', 1)[-1]}: {status.state.value}, "
+                                 f"{status.device}, queue {status.queue_remaining}")
