@@ -36,11 +36,11 @@ from PIL import Image, ImageDraw  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from sdstudio.bridge.jobs import WalkJob  # noqa: E402
+from sdstudio.bridge.local.backend import LocalBackend  # noqa: E402
+from sdstudio.bridge.qimage import pil_to_qimage, qimage_to_pil  # noqa: E402
 from sdstudio.engine.requests import GenerationRequest  # noqa: E402
-from sdstudio.exploration_jobs import WALK, WalkResult, register_exploration_jobs  # noqa: E402
-from sdstudio.qimage import pil_to_qimage, qimage_to_pil  # noqa: E402
 from sdstudio.ui.exploration.interpolation_tab import LIVE_FULL_DECODE_SECONDS, TICKS, InterpolationTab  # noqa: E402
-from sdstudio.worker import EngineWorker  # noqa: E402
 
 BUILTIN = ROOT / "checkpoints" / "sdstudio-emoji"
 GOAL_LATENCY_MS = 50.0
@@ -161,13 +161,12 @@ def drag_lag(tab: InterpolationTab, quality: str, seconds: float = 1.5, hz: floa
     return lags, len(lags)
 
 
-def walk(worker: EngineWorker, frames: int, **payload) -> list[np.ndarray]:
-    results: list[WalkResult] = []
-    worker.signals.finished.connect(results.append)
-    job = worker.submit_job(WALK, frames=frames, **payload)
-    wait_until(lambda: any(getattr(r, "job_id", None) == job for r in results), timeout_s=3600)
-    worker.signals.finished.disconnect(results.append)
-    result = next(r for r in results if getattr(r, "job_id", None) == job)
+def walk(backend: LocalBackend, frames: int, **fields) -> list[np.ndarray]:
+    handle = backend.submit(WalkJob(frames=frames, **fields))
+    wait_until(lambda: handle.state.ended, timeout_s=3600)
+    if handle.outcome is None:
+        raise SystemExit(f"walk failed: {handle.error or handle.state.value}")
+    result = handle.outcome
     return [np.asarray(qimage_to_pil(image), dtype=np.float64) for image in result.frames]
 
 
@@ -212,9 +211,7 @@ def main() -> None:
         model, label = pick_model(args.model)
     app = QApplication.instance() or QApplication([])
     out = Path(tempfile.mkdtemp(prefix="sdstudio-bench-out-"))
-    worker = EngineWorker(output_dir=lambda: out, engine_factory=lambda: make_engine(args.threads, args.random))
-    register_exploration_jobs(worker)
-    worker.start()
+    worker = LocalBackend(output_dir=lambda: out, engine_factory=lambda: make_engine(args.threads, args.random))
     request = GenerationRequest(
         prompt="an emoji",
         model=model,
@@ -275,7 +272,7 @@ def main() -> None:
                     f"  {time.perf_counter() - started:5.1f} s  {verdict}"
                 )
     finally:
-        worker.stop()
+        worker.close(60.0)
         app.processEvents()
 
 

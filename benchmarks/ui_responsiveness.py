@@ -83,10 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     window.preview_shown.connect(lambda frame: previews.append(frame.step))
 
     async def run():
-        ready = loop.create_future()
-        window.jobs.model_ready.connect(lambda *_: ready.done() or ready.set_result(None))
-        window.jobs.preload(str(model))  # load first, so that only generation is measured
-        await ready
+        await window.jobs.preload(str(model)).result()  # load first, so that only generation is measured
         heartbeat.start()
         result = await window.generate()
         heartbeat.stop()

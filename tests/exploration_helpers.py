@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtGui import QImage
 
-from sdstudio.qimage import qimage_to_pil
+from sdstudio.bridge.qimage import qimage_to_pil
 
 
 def pixels(image: QImage | Image.Image) -> np.ndarray:

@@ -36,7 +36,7 @@ class JobHandle(QObject):
     preview = Signal(object)  # PreviewFrame (the newest one)
     image_saved = Signal(object)  # SavedImage: on disk before it is announced
     finished = Signal(object)  # the result, once, when the job is DONE
-    ended = Signal(object)  # JobState, once, for any end (done, failed, cancelled)
+    ended = Signal(object)  # this handle, once, at any end (done, failed, cancelled): see .state
 
     # reported from any thread, delivered on the handle's thread (queued when they differ)
     _state_reported = Signal(object, object)  # JobState, outcome (result or message)
@@ -151,7 +151,7 @@ class JobHandle(QObject):
                 self._resolve()
             if state is JobState.DONE:
                 self.finished.emit(outcome)
-            self.ended.emit(state)
+            self.ended.emit(self)
 
     def _resolve(self) -> None:
         future = self._future

@@ -12,6 +12,7 @@ from PySide6.QtCore import QRegularExpression, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QComboBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -169,6 +170,10 @@ class ControlsPanel(QWidget):
         self.generate_button.setObjectName("generateButton")
         self.generate_button.setToolTip("Generate (Ctrl+Enter)")
         self.generate_button.setProperty("running", False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setToolTip("Stop the running job at its next step (Esc); queued jobs go on")
+        self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -223,7 +228,11 @@ class ControlsPanel(QWidget):
         run = QVBoxLayout(self.run_box)
         run.setContentsMargins(10, 8, 10, 6)
         run.setSpacing(5)
-        run.addWidget(self.generate_button)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(6)
+        buttons.addWidget(self.generate_button, 1)
+        buttons.addWidget(self.cancel_button)
+        run.addLayout(buttons)
         run.addWidget(self.progress)
         run.addWidget(self.eta)
 
@@ -269,6 +278,7 @@ class ControlsPanel(QWidget):
         self.swap_button.clicked.connect(self._swap_size)
         self.random_button.clicked.connect(self.randomize_seed)
         self.generate_button.clicked.connect(self._on_generate_button)
+        self.cancel_button.clicked.connect(self.cancel_clicked)
         self._update_lock_text()
 
     # ---- models ---------------------------------------------------------------------------------
@@ -444,16 +454,21 @@ class ControlsPanel(QWidget):
     # ---- running state ------------------------------------------------------------------------
 
     def _on_generate_button(self) -> None:
-        (self.cancel_clicked if self._running else self.generate_clicked).emit()
+        self.generate_clicked.emit()
 
     def set_running(self, running: bool) -> None:
-        """The Generate button becomes Cancel while a job runs (Esc cancels too)."""
+        """While a job runs, Generate queues another and Cancel (Esc) stops the running one."""
         self._running = running
-        self.generate_button.setText("Cancel" if running else "Generate")
-        self.generate_button.setToolTip("Cancel (Esc)" if running else "Generate (Ctrl+Enter)")
+        self.cancel_button.setEnabled(running)
         self.generate_button.setProperty("running", running)
         self.generate_button.style().unpolish(self.generate_button)
         self.generate_button.style().polish(self.generate_button)
+
+    def set_queue_count(self, queued: int) -> None:
+        """The Generate button says how many jobs wait behind the running one."""
+        self.generate_button.setText(f"Generate ({queued} queued)" if queued else "Generate")
+        self.generate_button.setToolTip(f"Queue another generation (Ctrl+Enter); {queued} waiting"
+                                        if queued else "Generate (Ctrl+Enter)")
 
     def is_running(self) -> bool:
         return self._running

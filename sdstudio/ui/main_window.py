@@ -12,10 +12,6 @@ img2img/inpaint result is shown over its input, which stays (with its mask) for 
 
 from __future__ import annotations
 
-import asyncio
-import time
-import traceback
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QMimeData, Qt, Signal
@@ -41,26 +37,32 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdstudio.bridge.handle import JobFailed, JobHandle
+from sdstudio.bridge.backends import local_backend
+from sdstudio.bridge.messages import JobResult, JobState, PreviewFrame, SavedImage
+from sdstudio.bridge.protocol import Backend
+from sdstudio.bridge.qimage import mask_to_qimage, pil_to_qimage, qimage_to_mask, qimage_to_pil
 from sdstudio.engine.discovery import ModelInfo, describe
 from sdstudio.engine.requests import GenerationRequest, LoadEvent, Mode
 from sdstudio.errors import Cancelled, SdStudioError
-from sdstudio.exploration_jobs import register_exploration_jobs
 from sdstudio.io.images import load_image, load_mask, read_parameters
 from sdstudio.io.metadata import ParsedParameters, format_parameters
-from sdstudio.qimage import mask_to_qimage, pil_to_qimage, qimage_to_mask, qimage_to_pil
 from sdstudio.ui import export
 from sdstudio.ui.canvas import Canvas
 from sdstudio.ui.controls import ControlsPanel
 from sdstudio.ui.dialogs import Dialogs
+from sdstudio.ui.elided_label import ElidedLabel
 from sdstudio.ui.exploration.panel import ExplorationPanel
 from sdstudio.ui.gallery import Gallery, GalleryEntry, entry_from_file
+from sdstudio.ui.generation_jobs import GenerationJobs, StepProgress
 from sdstudio.ui.image_fit import describe_fit, fit_to_multiple_of_8, limit_size
-from sdstudio.ui.jobs import JobFailed, JobRunner, Progress
 from sdstudio.ui.mask_tools import MaskToolbar
 from sdstudio.ui.model import GenerationModel
 from sdstudio.ui.notices import NoticeBar
+from sdstudio.ui.queue_view import QueueButton
 from sdstudio.ui.settings import SettingsStore
-from sdstudio.worker import EngineWorker, JobResult, PreviewFrame
+from sdstudio.ui.startup import after_first_paint
+from sdstudio.ui.window_geometry import DOCK_MINIMUM_WIDTH, place_window, scrollable
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 MAX_INPUT_SIDE = 2048
@@ -85,14 +87,12 @@ class MainWindow(QMainWindow):
         self,
         store: SettingsStore | None = None,
         generation: GenerationModel | None = None,
-        worker: EngineWorker | None = None,
+        backend: Backend | None = None,
         dialogs: Dialogs | None = None,
         preload: bool = True,
-        register_jobs: Callable[[EngineWorker], None] | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        """`register_jobs(worker)` runs before the engine thread starts: the place to add job kinds
-        (worker.register) that other panels submit."""
+        """`backend`: where jobs run (default: the engine in a thread of this process)."""
         super().__init__(parent)
         self.setWindowTitle("sdstudio")
         self.setAcceptDrops(True)
@@ -101,22 +101,17 @@ class MainWindow(QMainWindow):
         # The generation parameters: the controls bind to it, requests are built from it.
         self.generation = self.store.attach(generation or GenerationModel(self))
         self.dialogs = dialogs or Dialogs()
-        self.worker = worker or EngineWorker(output_dir=self.output_dir)
-        self.jobs = JobRunner(self.worker, self)
+        self.backend = backend or local_backend(self.output_dir, parent=self)
+        self.jobs = GenerationJobs(self.backend, self)
 
-        self._task: asyncio.Future | None = None
-        self._job_id: int | None = None
+        self._saved_entries: dict[Path, GalleryEntry] = {}  # images saved in this session, by path
         self._result_view = False  # the canvas image is a txt2img result, not an input
         self._result_over_input: QImage | None = None  # an img2img/inpaint result shown over its input
         self._shown_entry: GalleryEntry | None = None
         self._source_image: QImage | None = None  # an opened image before fitting (re-fit on policy change)
         self._input_name = ""
-        self._progress_base: tuple[float, int] | None = None
-        self._image_index = 0
-        self._last_step = 0
-        self._step_total = 0
-        self._batch, self._steps = 1, 0
         self._closing = False
+        self.stop_timeout_ms = STOP_TIMEOUT_MS  # how long closing waits for the engine (the app lowers it)
 
         self._build()
         self._make_actions()
@@ -127,13 +122,10 @@ class MainWindow(QMainWindow):
         self.canvas.set_canvas_size(*self.generation.size)
         if self.store.load_warning:
             self.show_message(self.store.load_warning, "warning")
-        register_exploration_jobs(self.worker, self.output_dir)
-        if register_jobs is not None:
-            register_jobs(self.worker)
-        self.worker.start()
         self.gallery.load_folder(self.output_dir(), self.settings.gallery_limit)
         if preload and (info := self.controls.model_picker.current_info()) is not None:
-            self._preload(info)
+            self.model_label.setText(f"Model: {info.name} (loading...)")
+            after_first_paint(self, lambda: self._preload(info))  # torch's import must not slow the first frame
 
     # ---- construction ------------------------------------------------------------------------
 
@@ -157,7 +149,7 @@ class MainWindow(QMainWindow):
         self.zoom_label.setObjectName("dimLabel")
         self.zoom_label.setMinimumWidth(44)
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.canvas_info = QLabel()
+        self.canvas_info = ElidedLabel()
         self.canvas_info.setObjectName("dimLabel")
         fit_button, actual_button = QToolButton(), QToolButton()
         fit_button.setText("Fit")
@@ -222,20 +214,23 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("No model loaded")
         self.device_label = QLabel("")
         self.timing_label = QLabel("")
+        self.queue_button = QueueButton(self.jobs.queue)
+        status.addPermanentWidget(self.queue_button)
         status.addPermanentWidget(self.timing_label)
         status.addPermanentWidget(self.model_label)
         status.addPermanentWidget(self.device_label)
 
     def _build_explorer(self) -> None:
         """The latent explorer (interpolate, plane, trajectory) in a dock left of the canvas."""
-        self.explorer = ExplorationPanel(self.worker, self.displayed_image, self.build_request)
+        self.explorer = ExplorationPanel(self.backend, self.displayed_image, self.build_request)
+        self.explorer.interpolation.walk.start_dir = self.output_dir
         self.explorer_dock = QDockWidget("Latent explorer", self)
         self.explorer_dock.setObjectName("latent-explorer")
-        self.explorer_dock.setWidget(self.explorer)
+        self.explorer_dock.setWidget(scrollable(self.explorer, name="explorerScroll"))
         self.explorer_dock.setAllowedAreas(Qt.DockWidgetArea.LeftDockWidgetArea
                                            | Qt.DockWidgetArea.RightDockWidgetArea
                                            | Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.explorer_dock.setMinimumWidth(360)
+        self.explorer_dock.setMinimumWidth(DOCK_MINIMUM_WIDTH)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.explorer_dock)
         self.explorer_dock.setVisible(self.settings.explorer_visible)
 
@@ -360,18 +355,21 @@ class MainWindow(QMainWindow):
         self.explorer.image_saved.connect(self._on_explorer_saved)
         self.explorer.walk_exported.connect(self._on_walk_exported)
         self.gallery.delete_requested.connect(self.delete_entry)
+        self.jobs.started.connect(self._begin_job)
         self.jobs.preview.connect(self._on_preview)
         self.jobs.progress.connect(self._on_progress)
-        self.jobs.model_loading.connect(self._on_model_loading)
-        self.jobs.model_ready.connect(self._on_model_ready)
+        self.jobs.image_saved.connect(self._on_image_saved)
+        self.jobs.ended.connect(self._end_job)
+        self.jobs.queue_changed.connect(self._on_queue_changed)
+        self.jobs.waiting_for_model.connect(self._on_waiting_for_model)
         self.jobs.load_failed.connect(self._on_load_failed)
+        self.backend.model_loading.connect(self._on_model_loading)
+        self.backend.model_ready.connect(self._on_model_ready)
+        self.explorer.trajectory.job_started.connect(self.jobs.track)
         self.store.save_failed.connect(self._on_settings_save_failed)
 
     def _restore_geometry(self) -> None:
-        if self.settings.window_geometry:
-            self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode("ascii")))
-        else:
-            self.resize(1400, 900)
+        place_window(self, self.settings.window_geometry)
         if self.settings.window_state:
             self.splitter.restoreState(QByteArray.fromBase64(self.settings.window_state.encode("ascii")))
 
@@ -451,31 +449,48 @@ class MainWindow(QMainWindow):
 
     # ---- generation ------------------------------------------------------------------------------
 
-    def start_generate(self) -> None:
-        """Generate (button, Ctrl+Enter): runs the `generate` coroutine unless a job is running."""
-        if self._task is not None and not self._task.done():
-            return
-        self._task = asyncio.ensure_future(self.generate())
-        self._task.add_done_callback(self._on_task_done)
+    def start_generate(self) -> JobHandle | None:
+        """Generate (button, Ctrl+Enter): a new job, queued behind the running one if there is one."""
+        try:
+            request = self.build_request()
+        except SdStudioError as error:
+            self.show_message(str(error))
+            self.generation_failed.emit(str(error))
+            return None
+        if self.notice.level == "error":
+            self.notice.dismiss()
+        return self.jobs.submit(request)
 
-    def _on_task_done(self, task: asyncio.Future) -> None:
-        """A bug in the coroutine must not vanish into an unretrieved task exception."""
-        if task.cancelled() or task.exception() is None:
-            return
-        error = task.exception()
-        traceback.print_exception(error)
-        self._job_id = None
-        if not self._closing:
-            self.controls.set_running(False)
-            self.cancel_action.setEnabled(False)
-            self.generate_action.setEnabled(True)
-            self.controls.reset_progress("Failed")
-            self.show_message(f"Internal error: {type(error).__name__}: {error}")
+    def generate_times(self, count: int, next_seed: bool = True) -> list[JobHandle]:
+        """Queue `count` generations: seed, seed+1, ... (`next_seed`), or a new random seed each."""
+        handles = []
+        locked = self.generation.seed_locked
+        for index in range(count):
+            if index and next_seed:
+                self.generation.seed_locked = True
+                self.generation.seed = self.generation.seed + 1
+            handle = self.start_generate()
+            if handle is None:
+                break
+            handles.append(handle)
+        self.generation.seed_locked = locked
+        return handles
+
+    async def generate(self) -> JobResult | None:
+        """One job from start to finish: submit, await its end; the result is shown as it arrives."""
+        handle = self.start_generate()
+        if handle is None:
+            return None
+        try:
+            return await handle.result()
+        except (Cancelled, JobFailed):
+            return None
 
     def cancel(self) -> None:
-        if self.controls.is_running():
+        """Esc: stop the running generation at its next step; queued ones go on."""
+        if self.jobs.current is not None:
             self.controls.show_busy("Cancelling...")
-            self.jobs.cancel()
+            self.jobs.cancel_current()
 
     def build_request(self) -> GenerationRequest:
         """The request the controls and the canvas describe, validated (InputError says what to fix)."""
@@ -495,112 +510,77 @@ class MainWindow(QMainWindow):
             mask = qimage_to_mask(self.canvas.mask()) if mode is Mode.INPAINT else None
         return self.generation.request(init_image=init_image, mask=mask).validated()
 
-    async def generate(self) -> JobResult | None:
-        """One job from start to finish: submit, stream previews, await the end, show the result."""
-        try:
-            request = self.build_request()
-        except SdStudioError as error:
-            self.show_message(str(error))
-            self.generation_failed.emit(str(error))
-            return None
-        if self.notice.level == "error":
-            self.notice.dismiss()
-        job_id, future = self.jobs.submit(request)
-        self._begin_job(job_id, request)
-        try:
-            result: JobResult = await future
-        except Cancelled:
-            self._end_job("Cancelled")
-            if not self._closing:
-                self.generation_cancelled.emit()
-            return None
-        except JobFailed as error:
-            self._end_job("Failed")
-            self.show_message(str(error))
-            self.generation_failed.emit(str(error))
-            return None
-        self._end_job("Done")
-        self._show_result(result, request)
-        self.generation_finished.emit(result)
-        return result
-
-    def _begin_job(self, job_id: int, request: GenerationRequest) -> None:
-        self._job_id = job_id
-        self._progress_base = None
-        self._image_index, self._last_step, self._step_total = 0, 0, 0
-        self._batch, self._steps = request.batch_count, request.steps
+    def _begin_job(self, handle: JobHandle) -> None:
+        request = getattr(handle.job, "request", None)
         self.controls.set_running(True)
         self.cancel_action.setEnabled(True)
-        self.generate_action.setEnabled(False)
         self.controls.show_busy("Starting...")
-        seeds = [request.seed + i for i in range(request.batch_count)]
-        self.controls.show_used_seeds(seeds)
-        self.statusBar().showMessage(f"Generating ({request.mode.value}, seed {request.seed})...")
-        self.canvas_info.setText(f"Generating {request.width} \u00d7 {request.height} ({request.mode.value}), "
-                                 f"seed {request.seed}...")
-        self.generation_started.emit(job_id)
+        if request is not None:
+            self.controls.show_used_seeds([request.seed + i for i in range(request.batch_count)])
+            self.statusBar().showMessage(f"Generating ({request.mode.value}, seed {request.seed})...")
+            self.canvas_info.setText(f"Generating {request.width} \u00d7 {request.height} ({request.mode.value}), "
+                                     f"seed {request.seed}...")
+        self.generation_started.emit(handle.job_id)
 
-    def _end_job(self, outcome: str) -> None:
-        self._job_id = None
+    def _end_job(self, handle: JobHandle) -> None:
         if self._closing:
             return
-        self.controls.set_running(False)
-        self.cancel_action.setEnabled(False)
-        self.generate_action.setEnabled(True)
+        state = handle.state
+        if self.jobs.current is None:
+            self.controls.set_running(False)
+            self.cancel_action.setEnabled(False)
+        if state is JobState.DONE and isinstance(handle.outcome, JobResult):
+            self._show_result(handle.outcome, handle.job.request)
+            self.generation_finished.emit(handle.outcome)
+            return
+        if state is JobState.DONE:  # a trajectory run: the explorer shows it
+            self._note_speed(handle, len(getattr(handle.outcome, "steps", ()) or ()))
+            self.controls.reset_progress("Done")
+            return
+        kept = f" \u00b7 {len(handle.saved)} of {handle.job.request.batch_count} saved" if handle.saved else ""
+        outcome = ("Cancelled" if state is JobState.CANCELLED else "Failed") + kept
         self.controls.reset_progress(outcome)
         self.canvas_info.setText(self._describe_canvas())
-        if outcome != "Done":
-            self.canvas.clear_preview()
-            if self._result_over_input is not None:
-                self.canvas.show_preview(self._result_over_input)
-            self.statusBar().showMessage(outcome, 5000)
+        self.canvas.clear_preview()
+        if handle.saved:
+            self._show_saved(handle.saved[-1], handle.job.request)
+        elif self._result_over_input is not None:
+            self.canvas.show_preview(self._result_over_input)
+        self.statusBar().showMessage(outcome, 5000)
+        if state is JobState.FAILED:
+            self.show_message(handle.error)
+            self.generation_failed.emit(handle.error)
+        else:
+            self.generation_cancelled.emit()
 
     def _on_preview(self, frame: PreviewFrame) -> None:
-        if frame.job_id != self._job_id or frame.image is None:
-            return
         self.canvas.show_preview(frame.image)
         self.preview_shown.emit(frame)
 
-    def _on_progress(self, progress: Progress) -> None:
-        if progress.job_id != self._job_id:
-            return
-        if progress.step < self._last_step:
-            self._image_index += 1
-        self._last_step = progress.step
-        self._step_total = progress.total
-        total_steps = self._batch * progress.total
-        done = self._image_index * progress.total + progress.step
-        now = time.monotonic()
-        if self._progress_base is None:
-            self._progress_base = (now, done)
-        eta = ""
-        base_time, base_done = self._progress_base
-        if done > base_done:
-            per_step = (now - base_time) / (done - base_done)
-            eta = f"about {per_step * (total_steps - done):.0f} s left \u00b7 {per_step:.2f} s/step"
-        text = f"Step {progress.step}/{progress.total}"
-        if self._batch > 1:
-            text += f" \u00b7 image {self._image_index + 1}/{self._batch}"
-        self.controls.show_progress(done, total_steps, text, eta or "Measuring speed...")
+    def _on_progress(self, progress: StepProgress) -> None:
+        self.controls.show_progress(progress.done, progress.total, progress.text, progress.eta)
+
+    def _on_image_saved(self, handle: JobHandle, saved: SavedImage) -> None:
+        """Each finished image enters the gallery as soon as it is on disk (a cancelled batch keeps it)."""
+        entry = GalleryEntry(saved.path, saved.request, self.backend_model_name(), saved.parameters)
+        self.gallery.add(entry, saved.image)
+        self._saved_entries[saved.path] = entry
+
+    def backend_model_name(self) -> str:
+        return getattr(self.backend, "model_name", "") or self.generation.model
+
+    def _on_queue_changed(self) -> None:
+        self.controls.set_queue_count(self.jobs.pending_count)
+
+    def _on_waiting_for_model(self, waiting: bool) -> None:
+        if waiting:
+            self.statusBar().showMessage("Queued: waiting for the model to finish loading...")
 
     def _show_result(self, result: JobResult, request: GenerationRequest) -> None:
         if not result.images:
             return
-        entries = []
-        for saved in result.images:
-            entry = GalleryEntry(saved.path, saved.request, result.model, saved.parameters)
-            self.gallery.add(entry, saved.image)
-            entries.append((entry, saved))
-        entry, shown = entries[-1]  # the newest: the one at the front of the gallery
-        self.gallery.select(entry.path)
-        self._shown_entry = entry
-        if request.mode is Mode.TXT2IMG:
-            self._show_result_image(shown.image)
-        else:
-            self._result_over_input = shown.image
-            self.canvas.show_preview(shown.image)
-            self._update_mode()
-        steps = (self._step_total or request.steps) * len(result.images)
+        self._show_saved(result.images[-1], request)  # the newest: the one at the front of the gallery
+        steps = request.steps * len(result.images)
         per_step = result.elapsed / max(1, steps)
         self.timing_label.setText(f"Last: {len(result.images)} image(s) in {result.elapsed:.1f} s "
                                   f"({per_step:.2f} s/step)")
@@ -608,7 +588,22 @@ class MainWindow(QMainWindow):
         self.device_label.setText(result.device)
         self.controls.show_used_seeds([saved.seed for saved in result.images])
         self.controls.reset_progress(f"Done in {result.elapsed:.1f} s")
-        self.statusBar().showMessage(f"Saved {shown.path}", 8000)
+        self.statusBar().showMessage(f"Saved {result.images[-1].path}", 8000)
+
+    def _note_speed(self, handle: JobHandle, steps: int) -> None:
+        if handle.last_progress is not None and steps:
+            per_step = handle.last_progress.elapsed / max(1, handle.last_progress.step)
+            self.timing_label.setText(f"Last: trajectory of {steps} steps ({per_step:.2f} s/step)")
+
+    def _show_saved(self, shown: SavedImage, request: GenerationRequest) -> None:
+        self.gallery.select(shown.path)
+        self._shown_entry = self._saved_entries.get(shown.path)
+        if request.mode is Mode.TXT2IMG:
+            self._show_result_image(shown.image)
+        else:
+            self._result_over_input = shown.image
+            self.canvas.show_preview(shown.image)
+            self._update_mode()
 
     def _show_result_image(self, image: QImage) -> None:
         """A result on the canvas as the thing to look at (txt2img stays the mode)."""
@@ -622,6 +617,7 @@ class MainWindow(QMainWindow):
 
     def _preload(self, info: ModelInfo) -> None:
         self.model_label.setText(f"Model: {info.name} (loading...)")
+        self.statusBar().showMessage(f"Loading model {info.name}... 0 %")  # until ready (or failed)
         self.jobs.preload(str(info.path))
 
     def _on_model_changed(self, info: ModelInfo) -> None:
@@ -629,7 +625,7 @@ class MainWindow(QMainWindow):
         self._preload(info)
 
     def _on_model_loading(self, event: LoadEvent) -> None:
-        self.statusBar().showMessage(f"Loading {event.model}: {event.stage}", 5000)
+        self.statusBar().showMessage(f"Loading model {event.model}... {event.fraction * 100:.0f} % ({event.stage})")
         if self.controls.is_running():
             self.controls.show_busy(f"Loading model: {event.stage}")
 
@@ -941,6 +937,6 @@ class MainWindow(QMainWindow):
             self.settings.window_state = bytes(self.splitter.saveState().toBase64().data()).decode("ascii")
             self.settings.explorer_visible = self.explorer_dock.isVisible()
             self.store.save()
-            self.jobs.shutdown(STOP_TIMEOUT_MS)
+            self.jobs.shutdown(self.stop_timeout_ms)
         event.accept()
         super().closeEvent(event)

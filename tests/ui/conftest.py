@@ -10,7 +10,7 @@ import pytest
 import qasync
 
 from sdstudio.ui.dialogs import Dialogs
-from sdstudio.worker import EngineWorker
+from sdstudio.bridge.local.engine_thread import EngineThread
 
 GENERATION_TIMEOUT_MS = 120_000
 # The offscreen platform plugin (only) warns whenever a top-level window's size constraints
@@ -68,18 +68,18 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
 @pytest.fixture(autouse=True)
 def no_thread_left(monkeypatch: pytest.MonkeyPatch):
     """Fail a test that leaves an engine thread running (and stop it, so the next test is clean)."""
-    started: list[EngineWorker] = []
-    original = EngineWorker.start
+    started: list[EngineThread] = []
+    original = EngineThread.start
 
-    def start(self: EngineWorker, *args) -> None:
+    def start(self: EngineThread, *args) -> None:
         started.append(self)
         original(self, *args)
 
-    monkeypatch.setattr(EngineWorker, "start", start)
+    monkeypatch.setattr(EngineThread, "start", start)
     yield started
-    running = [worker for worker in started if worker.isRunning()]
-    for worker in running:
-        worker.stop(60_000)
+    running = [thread for thread in started if thread.isRunning()]
+    for thread in running:
+        thread.stop(60_000)
     assert not running, f"{len(running)} engine thread(s) still running after the test"
 
 

@@ -24,17 +24,17 @@ def test_ctrl_enter_generates_with_previews_and_saves_with_metadata(qtbot, make_
     window = make_window(steps=5)
     _type_prompt(qtbot, window, "a red apple")
     steps_seen, previews = [], []
-    window.jobs.progress.connect(lambda p: steps_seen.append(p.step))
+    window.jobs.progress.connect(lambda p: steps_seen.append(p.done))
     window.preview_shown.connect(lambda frame: previews.append(frame.step))
 
-    button_while_running = []
-    window.generation_started.connect(lambda _id: button_while_running.append(window.controls.generate_button.text()))
+    cancel_while_running = []
+    window.generation_started.connect(lambda _id: cancel_while_running.append(window.controls.cancel_button.isEnabled()))
 
     with qtbot.waitSignal(window.generation_finished, timeout=GENERATION_TIMEOUT_MS) as blocker:
         QTest.keyClick(window.controls.prompt, Qt.Key.Key_Return, CTRL)
     result = blocker.args[0]
 
-    assert button_while_running == ["Cancel"]
+    assert cancel_while_running == [True]
 
     assert steps_seen == [1, 2, 3, 4, 5]
     assert previews and previews == sorted(previews) and previews[-1] == 5
@@ -44,7 +44,7 @@ def test_ctrl_enter_generates_with_previews_and_saves_with_metadata(qtbot, make_
     assert parameters.startswith("a red apple\n") and "Steps: 5" in parameters and f"Seed: {saved.seed}" in parameters
     shown = window.canvas.image()
     assert shown is not None and shown.size() == saved.image.size()
-    assert window.controls.generate_button.text() == "Generate"
+    assert window.controls.generate_button.text() == "Generate" and not window.controls.cancel_button.isEnabled()
     assert window.gallery.count() == 1 and window.gallery.entries()[0].path == saved.path
     assert window.mode() is Mode.TXT2IMG  # a result is something to look at, not an input
     assert str(saved.seed) in window.controls.last_seed.text()
@@ -90,7 +90,7 @@ def test_closing_the_window_mid_job_stops_the_thread_cleanly(qtbot, make_window,
     with qtbot.waitSignal(window.preview_shown, timeout=GENERATION_TIMEOUT_MS):
         window.start_generate()
     window.close()
-    assert window.worker.isFinished()
+    assert not window.backend.running
     output = isolated_dirs["output"]
     assert not output.exists() or not [p for p in output.iterdir() if p.name.startswith(".")]
     assert (isolated_dirs["config"] / "settings.json").is_file()  # settings were saved on close
@@ -159,3 +159,47 @@ def test_unreadable_image_is_reported_and_the_canvas_is_kept(qtbot, make_window,
         assert not window.open_image(bad)
     assert "broken.png" in blocker.args[0]
     assert window.canvas.image() is None and window.mode() is Mode.TXT2IMG
+
+
+def test_generate_while_running_queues_and_three_give_three_results_in_order(qtbot, make_window):
+    window = make_window(steps=4)
+    finished = []
+    window.generation_finished.connect(finished.append)
+    handles = [window.start_generate() for _ in range(3)]
+    assert window.controls.generate_button.text() in ("Generate (2 queued)", "Generate (3 queued)")
+    for handle in handles:
+        if not handle.state.ended:
+            with qtbot.waitSignal(handle.ended, timeout=GENERATION_TIMEOUT_MS):
+                pass
+    assert [result.job_id for result in finished] == [handle.job_id for handle in handles]
+    assert window.gallery.count() == 3 and window.controls.generate_button.text() == "Generate"
+    assert len({result.images[0].seed for result in finished}) == 3  # a new seed each (not locked)
+
+
+def test_cancelling_a_queued_job_leaves_the_others_and_esc_stops_only_the_running_one(qtbot, make_window):
+    window = make_window(steps=40)
+    first, second, third = (window.start_generate() for _ in range(3))
+    with qtbot.waitSignal(window.preview_shown, timeout=GENERATION_TIMEOUT_MS):
+        pass  # the first one runs
+    window.queue_button.cancel(second)
+    assert second.state.value == "cancelled" and third.state.value == "queued"
+    QTest.keyClick(window, Qt.Key.Key_Escape)  # stops the running first job only
+    for handle in (first, third):
+        if not handle.state.ended:
+            with qtbot.waitSignal(handle.ended, timeout=GENERATION_TIMEOUT_MS):
+                pass
+    assert first.state.value == "cancelled" and third.state.value == "done"
+    assert window.gallery.count() == 1
+
+
+def test_generate_n_times_steps_the_seed(qtbot, make_window):
+    window = make_window(steps=3)
+    window.generation.seed_locked = True
+    window.generation.seed = 500
+    handles = window.generate_times(3, next_seed=True)
+    for handle in handles:
+        if not handle.state.ended:
+            with qtbot.waitSignal(handle.ended, timeout=GENERATION_TIMEOUT_MS):
+                pass
+    assert [handle.job.request.seed for handle in handles] == [500, 501, 502]
+    assert window.generation.seed_locked

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from sdstudio.bridge.comfy.batch import BatchRun, ComfyImage
-from sdstudio.bridge.comfy.connection import ComfyConnection, ServerStatus
+from sdstudio.bridge.comfy.connection import ComfyConnection, ServerStatus, connect_all
 from sdstudio.bridge.comfy.events import Preview
 from sdstudio.bridge.comfy.results import save_result
 from sdstudio.bridge.comfy.samplers import available_samplers
@@ -43,18 +43,6 @@ WHY_NOT = {
     Capability.VAE: "the ComfyUI backend uses each checkpoint's own VAE",
     Capability.MODEL_FOLDERS: "the models are the server's checkpoints (its models/checkpoints folder)",
 }
-
-
-async def connect_all(urls: list[str], token: str = "") -> list[ComfyConnection]:
-    """Open every server (concurrently); if any fails, close the others and raise its error."""
-    results = await asyncio.gather(*(ComfyConnection.open(url, token) for url in urls), return_exceptions=True)
-    failed = [result for result in results if isinstance(result, BaseException)]
-    if failed:
-        for result in results:
-            if isinstance(result, ComfyConnection):
-                await result.close()
-        raise failed[0]
-    return list(results)  # type: ignore[arg-type]
 
 
 class ComfyBackend(QObject):

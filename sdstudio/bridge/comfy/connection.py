@@ -334,3 +334,15 @@ class ComfyConnection:
 
 def _node_order(node_id: str) -> tuple[int, str]:
     return (int(node_id), node_id) if node_id.isdigit() else (1 << 30, node_id)
+
+
+async def connect_all(urls: list[str], token: str = "") -> list[ComfyConnection]:
+    """Open every server (concurrently); if any fails, close the others and raise its error."""
+    results = await asyncio.gather(*(ComfyConnection.open(url, token) for url in urls), return_exceptions=True)
+    failed = [result for result in results if isinstance(result, BaseException)]
+    if failed:
+        for result in results:
+            if isinstance(result, ComfyConnection):
+                await result.close()
+        raise failed[0]
+    return list(results)  # type: ignore[arg-type]

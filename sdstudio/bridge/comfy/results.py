@@ -40,11 +40,12 @@ def finished_image(request: GenerationRequest, image: Image.Image) -> Image.Imag
 
 
 def save_result(image: Image.Image, request: GenerationRequest, checkpoint: str, graph: dict[str, Any],
-                folder: Path, path: Path | None = None) -> tuple[Path, str]:
-    """Write one image under a name claimed atomically (`path`, else the next NNNNN-SEED.png of
-    `folder`; never replacing a file); where it went and its parameters text."""
+                folder: Path, path: Path | None = None, numbered: bool = False) -> tuple[Path, str]:
+    """Write one image under a name claimed atomically (`path`, numbered x-1.png... in a batch,
+    else the next NNNNN-SEED.png of `folder`; never replacing a file); where it went and its
+    parameters text."""
     parameters = format_parameters(request, checkpoint)
     chunks = {"prompt": json.dumps(graph)}
     if path is not None:
-        return save_new_image(image, path, parameters, png_text=chunks), parameters
+        return save_new_image(image, path, parameters, numbered=numbered, png_text=chunks), parameters
     return save_output(image, folder, request.seed, parameters, png_text=chunks), parameters

@@ -49,6 +49,7 @@ class LocalBackend(QObject):
         self._handles: list[JobHandle] = []
         self.device = ""
         self.model_name = ""
+        self._closed = False
 
     # --- Backend -------------------------------------------------------------------------------
 
@@ -69,6 +70,9 @@ class LocalBackend(QObject):
         """Queue `job` (a typed job of sdstudio.bridge.jobs); the engine thread starts on first use.
         The backend keeps the handle until the engine thread is done with it."""
         handle = JobHandle(job, parent)
+        if self._closed:
+            handle.report_failed("the engine has been shut down")
+            return handle
         handle.set_cancel_hook(self._on_cancel)
         self._handles.append(handle)
         if not self._thread.isRunning():
@@ -81,6 +85,7 @@ class LocalBackend(QObject):
 
     def close(self, timeout: float = 2.0) -> bool:
         """Cancel every job and end the engine thread (the running step finishes first)."""
+        self._closed = True
         for handle in list(self._handles):
             handle.cancel()
         return self._thread.stop(int(timeout * 1000))

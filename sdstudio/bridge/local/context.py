@@ -59,14 +59,13 @@ class JobContext:
         announce it. Returns None when this backend saves nothing (no output folder: tests)."""
         if self.output_dir is None:
             return None
-        from sdstudio.io.images import next_output_path, save_image
+        from sdstudio.io.images import save_output
         from sdstudio.io.metadata import format_parameters
 
         parameters = format_parameters(generated.request, generated.model_name)
         for key, value in (extra_parameters or {}).items():
             parameters += f", {key}: {value}"
-        path = next_output_path(self.output_dir(), generated.seed)
-        save_image(generated.image, path, parameters)
+        path = save_output(generated.image, self.output_dir(), generated.seed, parameters)  # name claimed atomically
         saved = SavedImage(path, pil_to_qimage(generated.image), generated.request, parameters, generated.seed,
                            generated.elapsed)
         self.saved.append(saved)

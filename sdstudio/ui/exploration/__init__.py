@@ -1,5 +1,5 @@
 """The latent exploration panel: A/B interpolation with walks, the latent plane, the trajectory.
 
-Embed `ExplorationPanel` (sdstudio.ui.exploration.panel) and register the engine-side handlers
-with `sdstudio.exploration_jobs.register_exploration_jobs` before the worker starts.
+Embed `ExplorationPanel` (sdstudio.ui.exploration.panel) over a backend; its jobs are the typed
+exploration jobs of sdstudio.bridge.jobs.
 """

@@ -19,8 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdstudio.bridge.handle import JobHandle
+from sdstudio.bridge.messages import JobState
+from sdstudio.bridge.protocol import Backend
 from sdstudio.engine.requests import GenerationRequest
-from sdstudio.worker import EngineWorker
 
 ImageSource = str | Path | QImage
 CanvasProvider = Callable[[], QImage | None]
@@ -196,74 +198,73 @@ class ImageSlot(QWidget):
 
 
 class LatestOnly(QObject):
-    """Submits one job kind with at most one job in flight and only the newest request pending.
+    """Submits one job type with at most one job in flight and only the newest request pending.
 
     A slider sends dozens of values a second; queueing them all would show frames from the past
     for seconds after the hand stopped. Here a new request replaces the pending one, and the
     pending one is submitted the moment the running one ends (success, failure or cancel).
     Identical consecutive requests are dropped."""
 
-    result = Signal(object)  # the handler's result
+    result = Signal(object)  # the job's result
     error = Signal(str)  # a one-line message
 
-    def __init__(self, worker: EngineWorker, kind: str, parent: QObject | None = None) -> None:
+    def __init__(self, backend: Backend, job_type: type, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._worker = worker
-        self._kind = kind
-        self._in_flight: int | None = None
-        self._pending: tuple[Any, dict[str, Any]] | None = None
-        self._last: tuple | None = None
-        self.submitted = 0  # how many jobs went to the worker (the coalescing is tested on it)
-        worker.signals.finished.connect(self._on_finished)
-        worker.signals.failed.connect(self._on_failed)
-        worker.signals.cancelled.connect(self._on_cancelled)
+        self._backend = backend
+        self._job_type = job_type
+        self._in_flight: JobHandle | None = None
+        self._pending: Any = None
+        self._last: str | None = None
+        self.submitted = 0  # how many jobs went to the backend (the coalescing is tested on it)
 
     @property
     def busy(self) -> bool:
         return self._in_flight is not None or self._pending is not None
 
     @property
-    def in_flight(self) -> int | None:
+    def in_flight(self) -> JobHandle | None:
         return self._in_flight
 
-    def request(self, request: GenerationRequest | None = None, **payload: Any) -> None:
-        key = (repr(request), tuple(sorted((k, repr(v)) for k, v in payload.items())))
+    def request(self, **fields: Any) -> None:
+        """Ask for a job of this type with these fields (the typed job's own fields)."""
+        job = self._job_type(**fields)
+        key = repr(job)
         if key == self._last:
             return
         self._last = key
         if self._in_flight is None:
-            self._submit(request, payload)
+            self._submit(job)
         else:
-            self._pending = (request, payload)
+            self._pending = job
 
     def forget(self) -> None:
         """Drop the pending request and the memory of the last one (inputs changed)."""
         self._pending, self._last = None, None
 
-    def _submit(self, request: GenerationRequest | None, payload: dict[str, Any]) -> None:
-        self._in_flight = self._worker.submit_job(self._kind, request=request, **payload)
+    def cancel(self) -> None:
+        self._pending = None
+        if self._in_flight is not None:
+            self._in_flight.cancel()
+
+    def _submit(self, job: Any) -> None:
+        handle = self._backend.submit(job)
+        self._in_flight = handle
+        handle.ended.connect(self._on_ended)
         self.submitted += 1
 
     def _next(self) -> None:
         self._in_flight = None
         if self._pending is not None:
-            request, payload = self._pending
-            self._pending = None
-            self._submit(request, payload)
+            job, self._pending = self._pending, None
+            self._submit(job)
 
-    def _on_finished(self, result: object) -> None:
-        if self._in_flight is None or getattr(result, "job_id", None) != self._in_flight:
+    def _on_ended(self, handle: JobHandle) -> None:
+        if handle is not self._in_flight:
             return
+        if handle.state is not JobState.DONE:
+            self._last = None
         self._next()  # the engine starts on the newest request while this frame is painted
-        self.result.emit(result)
-
-    def _on_failed(self, job_id: int, message: str) -> None:
-        if job_id == self._in_flight:
-            self._last = None
-            self._next()
-            self.error.emit(message)
-
-    def _on_cancelled(self, job_id: int) -> None:
-        if job_id == self._in_flight:
-            self._last = None
-            self._next()
+        if handle.state is JobState.DONE:
+            self.result.emit(handle.outcome)
+        elif handle.state is JobState.FAILED:
+            self.error.emit(handle.error)

@@ -26,9 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdstudio.bridge.jobs import INTERPOLATION_SET, BlendJob, EncodeJob
+from sdstudio.bridge.messages import BlendFrame, EncodedSet
+from sdstudio.bridge.protocol import Backend
 from sdstudio.engine.requests import GenerationRequest
 from sdstudio.errors import InputError
-from sdstudio.exploration_jobs import BLEND, ENCODE, INTERPOLATION_SET, BlendFrame, EncodedSet
 from sdstudio.ui.exploration.common import (
     CanvasProvider,
     ImageSlot,
@@ -39,7 +41,6 @@ from sdstudio.ui.exploration.common import (
     default_request,
 )
 from sdstudio.ui.exploration.walk_export import WalkExportBox
-from sdstudio.worker import EngineWorker
 
 TICKS = 1000
 SETTLE_MS = 150
@@ -72,10 +73,10 @@ class InterpolationTab(QWidget):
 
     image_for_canvas = Signal(QImage)
 
-    def __init__(self, worker: EngineWorker, canvas_image_provider: CanvasProvider | None = None,
+    def __init__(self, backend: Backend, canvas_image_provider: CanvasProvider | None = None,
                  request_provider: RequestProvider | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._worker = worker
+        self._backend = backend
         self._request_provider = request_provider or default_request
         self._decode_seconds: float | None = None
         self.live_full_decode_seconds = LIVE_FULL_DECODE_SECONDS
@@ -119,9 +120,9 @@ class InterpolationTab(QWidget):
         self._settle_timer = QTimer(self)
         self._settle_timer.setSingleShot(True)
         self._settle_timer.setInterval(SETTLE_MS)
-        self._encoder = LatestOnly(worker, ENCODE, self)
-        self.blends = LatestOnly(worker, BLEND, self)
-        self.walk = WalkExportBox(worker, self.walk_payload, self._request_provider)
+        self._encoder = LatestOnly(backend, EncodeJob, self)
+        self.blends = LatestOnly(backend, BlendJob, self)
+        self.walk = WalkExportBox(backend, self.walk_payload, self._request_provider)
         self._build_layout()
 
         self.slot_a.changed.connect(self._inputs_changed)
@@ -233,7 +234,7 @@ class InterpolationTab(QWidget):
             self.fit_note.setText("Choose both A and B." if self.slot_a.has_image() or self.slot_b.has_image() else "")
             return
         self.fit_note.setText("Encoding A and B…")
-        self._encoder.request(key=INTERPOLATION_SET, images=[self.slot_a.image, self.slot_b.image],
+        self._encoder.request(key=INTERPOLATION_SET, images=(self.slot_a.image, self.slot_b.image),
                               model=self._model())
         self._encoded = True  # blends queue behind the encode on the one engine thread
 

@@ -1,8 +1,8 @@
 """The latent exploration panel the main window embeds: Interpolate (A/B slider and walks),
 Plane (3-4 corner images on a pad) and Trajectory (scrub the denoising, branch from a step).
 
-Everything heavy runs on the window's `EngineWorker`; register the job handlers on it before it
-starts: `register_exploration_jobs(worker, output_dir)` from `sdstudio.exploration_jobs`.
+Everything heavy runs as typed jobs on the window's backend (sdstudio.bridge), each with its own
+handle and cancel.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QTabWidget, QWidget
 
+from sdstudio.bridge.protocol import Backend
 from sdstudio.ui.exploration.common import CanvasProvider, ImageSource, RequestProvider
 from sdstudio.ui.exploration.interpolation_tab import InterpolationTab
 from sdstudio.ui.exploration.plane_tab import PlaneTab
 from sdstudio.ui.exploration.trajectory_tab import TrajectoryTab
-from sdstudio.worker import EngineWorker
 
 
 class ExplorationPanel(QTabWidget):
-    """Tabs of the latent exploration tools, wired to one engine worker.
+    """Tabs of the latent exploration tools, wired to one backend.
 
     canvas_image_provider: returns the canvas image (or None) for the "Canvas" buttons.
     request_provider: returns the window's current GenerationRequest (model, sampler, steps, CFG,
@@ -29,12 +29,12 @@ class ExplorationPanel(QTabWidget):
     image_saved = Signal(object)  # Path: a trajectory run or branch saved to the output folder
     walk_exported = Signal(object)  # Path: an exported walk (file, or folder of PNG frames)
 
-    def __init__(self, worker: EngineWorker, canvas_image_provider: CanvasProvider | None = None,
+    def __init__(self, backend: Backend, canvas_image_provider: CanvasProvider | None = None,
                  request_provider: RequestProvider | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.interpolation = InterpolationTab(worker, canvas_image_provider, request_provider)
-        self.plane = PlaneTab(worker, canvas_image_provider, request_provider)
-        self.trajectory = TrajectoryTab(worker, request_provider)
+        self.interpolation = InterpolationTab(backend, canvas_image_provider, request_provider)
+        self.plane = PlaneTab(backend, canvas_image_provider, request_provider)
+        self.trajectory = TrajectoryTab(backend, request_provider)
         self.addTab(self.interpolation, "Interpolate")
         self.addTab(self.plane, "Plane")
         self.addTab(self.trajectory, "Trajectory")

@@ -10,7 +10,9 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from sdstudio.exploration_jobs import ENCODE, PLANE, PLANE_SET, EncodedSet, PlaneFrame
+from sdstudio.bridge.jobs import PLANE_SET, EncodeJob, PlaneJob
+from sdstudio.bridge.messages import EncodedSet, PlaneFrame
+from sdstudio.bridge.protocol import Backend
 from sdstudio.ui.exploration.common import (
     CanvasProvider,
     ImageSlot,
@@ -21,7 +23,6 @@ from sdstudio.ui.exploration.common import (
     default_request,
 )
 from sdstudio.ui.exploration.interpolation_tab import LIVE_FULL_DECODE_SECONDS, SETTLE_MS
-from sdstudio.worker import EngineWorker
 
 CORNER_NAMES = ("Top left", "Top right", "Bottom left", "Bottom right")
 THUMB_FRACTION, THUMB_MIN, THUMB_MAX = 0.2, 32, 80  # corner thumbnails: a fifth of the pad
@@ -211,7 +212,7 @@ class PlaneTab(QWidget):
 
     image_for_canvas = Signal(QImage)
 
-    def __init__(self, worker: EngineWorker, canvas_image_provider: CanvasProvider | None = None,
+    def __init__(self, backend: Backend, canvas_image_provider: CanvasProvider | None = None,
                  request_provider: RequestProvider | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._request_provider = request_provider or default_request
@@ -234,8 +235,8 @@ class PlaneTab(QWidget):
         self._settle_timer = QTimer(self)
         self._settle_timer.setSingleShot(True)
         self._settle_timer.setInterval(SETTLE_MS)
-        self._encoder = LatestOnly(worker, ENCODE, self)
-        self.blends = LatestOnly(worker, PLANE, self)
+        self._encoder = LatestOnly(backend, EncodeJob, self)
+        self.blends = LatestOnly(backend, PlaneJob, self)
 
         corners = QGridLayout()
         corners.setHorizontalSpacing(12)
@@ -303,7 +304,7 @@ class PlaneTab(QWidget):
             return
         shape = "triangle: the third image sits at the bottom centre" if len(images) == 3 else "square"
         self.note.setText(f"Encoding {len(images)} corners ({shape})…")
-        self._encoder.request(key=PLANE_SET, images=images, model=self._request_provider().model)
+        self._encoder.request(key=PLANE_SET, images=tuple(images), model=self._request_provider().model)
         self._encoded = True
 
     def _request(self, quality: str) -> None:

@@ -21,11 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdstudio.bridge.handle import JobHandle
+from sdstudio.bridge.jobs import BranchJob, StepJob, TrajectoryJob
+from sdstudio.bridge.messages import JobState, Progress, StepFrame, TrajectoryResult
+from sdstudio.bridge.protocol import Backend
 from sdstudio.engine.requests import GenerationRequest
-from sdstudio.exploration_jobs import BRANCH, STEP, TRAJECTORY, StepFrame, TrajectoryResult
 from sdstudio.ui.exploration.common import ImageView, LatestOnly, RequestProvider, default_request
 from sdstudio.ui.exploration.interpolation_tab import SETTLE_MS
-from sdstudio.worker import EngineWorker
 
 
 def _short(text: str, length: int = 28) -> str:
@@ -38,13 +40,14 @@ class TrajectoryTab(QWidget):
 
     image_for_canvas = Signal(QImage)
     image_saved = Signal(object)  # Path of a run or branch written to the output folder
+    job_started = Signal(object)  # the JobHandle of a run or branch: the window shows its previews
 
-    def __init__(self, worker: EngineWorker, request_provider: RequestProvider | None = None,
+    def __init__(self, backend: Backend, request_provider: RequestProvider | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._worker = worker
+        self._backend = backend
         self._request_provider = request_provider or default_request
-        self._job: int | None = None
+        self._job: JobHandle | None = None
         self.trajectories: dict[int, TrajectoryResult] = {}
         self._full_steps: dict[tuple[int, int], QImage] = {}  # (trajectory, step) -> full decode
         self.last_shown: tuple[int, int, str] | None = None  # (trajectory id, step, quality) on view
@@ -86,7 +89,7 @@ class TrajectoryTab(QWidget):
         self._settle_timer = QTimer(self)
         self._settle_timer.setSingleShot(True)
         self._settle_timer.setInterval(SETTLE_MS)
-        self.steps = LatestOnly(worker, STEP, self)
+        self.steps = LatestOnly(backend, StepJob, self)
         self._build_layout()
 
         self.run_button.clicked.connect(self._run_clicked)
@@ -98,10 +101,6 @@ class TrajectoryTab(QWidget):
         self.branch_button.clicked.connect(self.branch_from_here)
         self.send_button.clicked.connect(self._send_to_canvas)
         self.steps.result.connect(self._on_step_frame)
-        worker.signals.progress.connect(self._on_progress)
-        worker.signals.finished.connect(self._on_finished)
-        worker.signals.failed.connect(self._on_failed)
-        worker.signals.cancelled.connect(self._on_cancelled)
 
     def _build_layout(self) -> None:
         top = QHBoxLayout()
@@ -151,7 +150,7 @@ class TrajectoryTab(QWidget):
             return None
         request = request or self._request_provider()
         request = replace(request, batch_count=1, keep_trajectory=True)
-        return self._start(self._worker.submit_job(TRAJECTORY, request=request), request.steps,
+        return self._start(TrajectoryJob(request), request.steps,
                            f"Running {request.steps} steps with the trajectory kept…")
 
     def branch_from_here(self) -> int | None:
@@ -162,10 +161,8 @@ class TrajectoryTab(QWidget):
         step = self.slider.value()
         prompt = self.prompt.text().strip()
         seed = int(self.seed.text()) if self.seed.text() else current.request.seed
-        job = self._worker.submit_job(
-            BRANCH, trajectory_id=current.trajectory_id, step=step,
-            prompt=None if prompt in ("", current.request.prompt) else prompt,
-            seed=None if seed == current.request.seed else seed)
+        job = BranchJob(current.trajectory_id, step, prompt=None if prompt in ("", current.request.prompt) else prompt,
+                        seed=None if seed == current.request.seed else seed)
         return self._start(job, current.request.steps - step, f"Branching after step {step}…")
 
     def _run_clicked(self) -> None:
@@ -178,15 +175,20 @@ class TrajectoryTab(QWidget):
 
     # --- running ---
 
-    def _start(self, job: int, steps: int, message: str) -> int:
-        self._job = job
+    def _start(self, job: TrajectoryJob | BranchJob, steps: int, message: str) -> JobHandle:
+        handle = self._backend.submit(job)
+        handle.progress.connect(self._on_progress)
+        handle.finished.connect(self._on_finished)
+        handle.ended.connect(self._on_ended)
+        self._job = handle
+        self.job_started.emit(handle)
         self.progress.setRange(0, max(steps, 1))
         self.progress.setValue(0)
         self.run_button.setEnabled(False)
         self.branch_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText(message)
-        return job
+        return handle
 
     def _done(self, message: str) -> None:
         self._job = None
@@ -196,16 +198,16 @@ class TrajectoryTab(QWidget):
         self.status.setText(message)
 
     def _cancel(self) -> None:
-        if self.running:
-            self._worker.cancel()
+        if self._job is not None:
+            self._job.cancel()
 
-    def _on_progress(self, job_id: int, step: int, total: int, _elapsed: float) -> None:
-        if job_id == self._job:
-            self.progress.setRange(0, total)
-            self.progress.setValue(step)
+    def _on_progress(self, progress: Progress) -> None:
+        if self._job is not None and progress.job_id == self._job.job_id:
+            self.progress.setRange(0, progress.total)
+            self.progress.setValue(progress.step)
 
     def _on_finished(self, result: object) -> None:
-        if not isinstance(result, TrajectoryResult) or result.job_id != self._job:
+        if not isinstance(result, TrajectoryResult) or self._job is None or result.job_id != self._job.job_id:
             return
         self.trajectories[result.trajectory_id] = result
         request = result.request
@@ -221,12 +223,12 @@ class TrajectoryTab(QWidget):
         if result.path is not None:
             self.image_saved.emit(result.path)
 
-    def _on_failed(self, job_id: int, message: str) -> None:
-        if job_id == self._job:
-            self._done(message)
-
-    def _on_cancelled(self, job_id: int) -> None:
-        if job_id == self._job:
+    def _on_ended(self, handle: JobHandle) -> None:
+        if handle is not self._job:
+            return
+        if handle.state is JobState.FAILED:
+            self._done(handle.error)
+        elif handle.state is JobState.CANCELLED:
             self.progress.setValue(0)
             self._done("Cancelled.")
 

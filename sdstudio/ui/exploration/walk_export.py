@@ -29,11 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdstudio.bridge.handle import JobHandle
+from sdstudio.bridge.jobs import WalkJob
+from sdstudio.bridge.messages import JobState, Progress, WalkResult
+from sdstudio.bridge.protocol import Backend
 from sdstudio.engine.requests import GenerationRequest
 from sdstudio.errors import InputError
-from sdstudio.exploration_jobs import WALK, WalkResult
 from sdstudio.ui.exploration.common import RequestProvider, default_request
-from sdstudio.worker import EngineWorker
 
 WALK_KIND_LABELS = {
     "latent": "Latent A → B",
@@ -53,15 +55,16 @@ class WalkExportBox(QGroupBox):
     exported = Signal(object)  # Path of the file or folder written
     frames_ready = Signal(list)  # the walk's frames (QImage), in order
 
-    def __init__(self, worker: EngineWorker, latent_payload: WalkPayload,
+    def __init__(self, backend: Backend, latent_payload: WalkPayload,
                  request_provider: RequestProvider | None = None, parent: QWidget | None = None) -> None:
         super().__init__("Walk", parent)
-        self._worker = worker
+        self._backend = backend
         self._latent_payload = latent_payload
         self._request_provider = request_provider or default_request
-        self._job: int | None = None
+        self._job: JobHandle | None = None
         self._started = 0.0
         self.choose_path: Callable[[str], Path | None] = self._ask_path
+        self.start_dir: Callable[[], Path] = Path.cwd  # where the export dialog opens (the window: its outputs)
 
         self.kind = QComboBox()
         for kind, label in WALK_KIND_LABELS.items():
@@ -149,10 +152,6 @@ class WalkExportBox(QGroupBox):
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.export_button.clicked.connect(self.export)
         self.cancel_button.clicked.connect(self.cancel)
-        worker.signals.progress.connect(self._on_progress)
-        worker.signals.finished.connect(self._on_finished)
-        worker.signals.failed.connect(self._on_failed)
-        worker.signals.cancelled.connect(self._on_cancelled)
         self._kind_changed()
 
     # --- public ---
@@ -178,9 +177,9 @@ class WalkExportBox(QGroupBox):
         if path is not None:
             self.export_to(path, export_format)
 
-    def export_to(self, path: Path, export_format: str | None = None) -> int | None:
+    def export_to(self, path: Path, export_format: str | None = None) -> JobHandle | None:
         """Render and write the walk to `path` (a .gif/.webp/.mp4 file, or a folder for PNG frames).
-        Returns the job id, or None if the inputs are not ready (the status says why)."""
+        Returns the job's handle, or None if the inputs are not ready (the status says why)."""
         if self.running:
             return None
         path = Path(path)
@@ -193,8 +192,12 @@ class WalkExportBox(QGroupBox):
             self._say(str(error), error=True)
             return None
         frames = self.frames.value()
-        self._job = self._worker.submit_job(WALK, frames=frames, path=path, format=export_format,
-                                            fps=float(self.fps.value()), **payload)
+        handle = self._backend.submit(WalkJob(frames=frames, path=path, format=export_format,
+                                              fps=float(self.fps.value()), **payload))
+        handle.progress.connect(self._on_progress)
+        handle.finished.connect(self._on_finished)
+        handle.ended.connect(self._on_ended)
+        self._job = handle
         self._started = time.perf_counter()
         self.progress.setRange(0, frames)
         self.progress.setValue(0)
@@ -204,9 +207,9 @@ class WalkExportBox(QGroupBox):
         return self._job
 
     def cancel(self) -> None:
-        """Stop the walk at the next frame (the engine thread checks between frames); nothing is written."""
+        """Stop the walk at the next frame (only this job: a queued generation goes on); nothing is written."""
         if self._job is not None:
-            self._worker.cancel()
+            self._job.cancel()
 
     # --- internals ---
 
@@ -239,22 +242,23 @@ class WalkExportBox(QGroupBox):
 
     def _ask_path(self, export_format: str) -> Path | None:
         if export_format == "png":
-            folder = QFileDialog.getExistingDirectory(self, "Folder for the PNG frames")
+            folder = QFileDialog.getExistingDirectory(self, "Folder for the PNG frames", str(self.start_dir()))
             return Path(folder) / time.strftime("walk-%Y%m%d-%H%M%S") if folder else None
-        name, _ = QFileDialog.getSaveFileName(self, "Export walk", f"walk.{export_format}",
+        name, _ = QFileDialog.getSaveFileName(self, "Export walk", str(self.start_dir() / f"walk.{export_format}"),
                                               FORMAT_FILTERS[export_format])
         return Path(name) if name else None
 
-    def _on_progress(self, job_id: int, done: int, total: int, elapsed: float) -> None:
-        if job_id != self._job:
+    def _on_progress(self, progress: Progress) -> None:
+        if self._job is None or progress.job_id != self._job.job_id:
             return
+        done, total, elapsed = progress.step, progress.total, progress.elapsed
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         remaining = elapsed / max(done, 1) * (total - done)
         self._say(f"Frame {done}/{total} · {elapsed:.1f} s · about {remaining:.0f} s left")
 
     def _on_finished(self, result: object) -> None:
-        if not isinstance(result, WalkResult) or result.job_id != self._job:
+        if not isinstance(result, WalkResult) or self._job is None or result.job_id != self._job.job_id:
             return
         self._job = None
         self._set_running(False)
@@ -266,15 +270,14 @@ class WalkExportBox(QGroupBox):
             self.exported.emit(result.path)
         self.frames_ready.emit(list(result.frames))
 
-    def _on_failed(self, job_id: int, message: str) -> None:
-        if job_id == self._job:
-            self._job = None
-            self._set_running(False)
-            self._say(message, error=True)
-
-    def _on_cancelled(self, job_id: int) -> None:
-        if job_id == self._job:
-            self._job = None
+    def _on_ended(self, handle: JobHandle) -> None:
+        if handle is not self._job or handle.state is JobState.DONE:
+            return
+        self._job = None
+        self._set_running(False)
+        if handle.state is JobState.FAILED:
+            self._say(handle.error, error=True)
+        else:
             self._set_running(False)
             self.progress.setValue(0)
             self.progress.setFormat("")

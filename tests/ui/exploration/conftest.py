@@ -1,4 +1,4 @@
-"""A real engine thread with the exploration jobs, over the tiny random model; always stopped."""
+"""A real local backend (engine thread) for the exploration tabs, over the tiny random model; always stopped."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from sdstudio.engine.requests import GenerationRequest
-from sdstudio.exploration_jobs import register_exploration_jobs
-from sdstudio.worker import EngineWorker
+from sdstudio.bridge.local.backend import LocalBackend
 
 
 @pytest.fixture(scope="session")
@@ -28,12 +27,11 @@ def output_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def worker(qtbot, shared_engine, output_dir):
-    worker = EngineWorker(output_dir=lambda: output_dir, engine_factory=lambda: shared_engine)
-    register_exploration_jobs(worker, lambda: output_dir)
-    worker.start()
-    yield worker
-    assert worker.stop(60000), "the engine thread did not stop"
-    assert not worker.isRunning()
+    """The local backend the tabs submit to (named for what it stands for: the engine thread)."""
+    backend = LocalBackend(output_dir=lambda: output_dir, engine_factory=lambda: shared_engine)
+    yield backend
+    assert backend.close(60.0), "the engine thread did not stop"
+    assert not backend.running
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtGui import QImage
 
-from sdstudio.qimage import pil_to_qimage
+from sdstudio.bridge.qimage import pil_to_qimage
 from tests.exploration_helpers import animation_frames, pixels, reconstruction
 
 __all__ = ["animation_frames", "flat_image", "noise_image", "pixels", "reconstruction"]

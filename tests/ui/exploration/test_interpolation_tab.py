@@ -12,7 +12,7 @@ from PySide6.QtGui import QImage
 
 from sdstudio.io.images import save_image
 from sdstudio.io.metadata import format_parameters
-from sdstudio.qimage import pil_to_qimage
+from sdstudio.bridge.qimage import pil_to_qimage
 from sdstudio.ui.exploration.interpolation_tab import InterpolationTab
 from tests.ui.exploration.helpers import animation_frames, flat_image, noise_image, pixels, reconstruction
 
@@ -122,7 +122,7 @@ def test_images_come_from_a_file_the_canvas_and_the_gallery(qtbot, tab, tmp_path
 
 
 def qimage_to_pil_image(image: QImage):
-    from sdstudio.qimage import qimage_to_pil
+    from sdstudio.bridge.qimage import qimage_to_pil
 
     return qimage_to_pil(image)
 
@@ -188,12 +188,13 @@ def test_cancel_stops_a_walk_and_writes_nothing(qtbot, tab, worker, tmp_path):
     tab.walk.set_kind("seed_prompt")
     tab.walk.frames.setValue(200)
     target = tmp_path / "long.gif"
-    with qtbot.waitSignal(worker.signals.progress, timeout=TIMEOUT):
-        job = tab.walk.export_to(target)
+    job = tab.walk.export_to(target)
+    with qtbot.waitSignal(job.progress, timeout=TIMEOUT):
+        pass
     assert tab.walk.cancel_button.isEnabled()
-    with qtbot.waitSignal(worker.signals.cancelled, timeout=TIMEOUT,
-                          check_params_cb=lambda job_id: job_id == job):
+    with qtbot.waitSignal(job.ended, timeout=TIMEOUT):
         tab.walk.cancel_button.click()
+    assert job.state.value == "cancelled"
     assert not target.exists() and not tab.walk.running
     assert "Cancelled" in tab.walk.status.text() and tab.walk.export_button.isEnabled()
 

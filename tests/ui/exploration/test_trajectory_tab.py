@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import sdstudio.exploration_jobs as exploration_jobs
+import sdstudio.bridge.local.exploration as exploration_jobs
 from sdstudio.io.images import read_parameters
 from sdstudio.ui.exploration.trajectory_tab import TrajectoryTab
 from tests.ui.exploration.helpers import pixels
@@ -89,9 +89,11 @@ def test_cheap_step_previews_are_decoded_fully_when_the_scrub_rests(qtbot, tab, 
 
 
 def test_cancel_stops_a_run(qtbot, tab, worker, base_request):
-    with qtbot.waitSignal(worker.signals.progress, timeout=TIMEOUT):
-        job = tab.run_trajectory(replace(base_request, steps=400))
-    with qtbot.waitSignal(worker.signals.cancelled, timeout=TIMEOUT, check_params_cb=lambda job_id: job_id == job):
+    job = tab.run_trajectory(replace(base_request, steps=400))
+    with qtbot.waitSignal(job.progress, timeout=TIMEOUT):
+        pass
+    with qtbot.waitSignal(job.ended, timeout=TIMEOUT):
         tab.cancel_button.click()
+    assert job.state.value == "cancelled"
     assert not tab.running and tab.current is None and tab.status.text() == "Cancelled."
     assert tab.run_button.isEnabled()

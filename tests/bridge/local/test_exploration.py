@@ -1,4 +1,4 @@
-"""The exploration job handlers, called directly on this thread (no window, no event loop): what
+"""The exploration job handlers, called directly on this thread (no window, no engine thread): what
 they return is what the panel shows, and what they write opens."""
 
 from __future__ import annotations
@@ -12,20 +12,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import sdstudio.exploration_jobs as exploration_jobs
+import sdstudio.bridge.local.exploration as exploration_jobs
+from sdstudio.bridge.handle import JobHandle
+from sdstudio.bridge.jobs import JOB_TYPES, PLANE_SET, JobKind
+from sdstudio.bridge.local.context import JobContext
+from sdstudio.bridge.local.exploration import ExplorationJobs, describe_fit, target_size
 from sdstudio.engine.engine import Engine
 from sdstudio.engine.requests import GenerationRequest
 from sdstudio.errors import Cancelled, InputError
-from sdstudio.exploration_jobs import (
-    BLEND,
-    ENCODE,
-    PLANE_SET,
-    ExplorationJobs,
-    describe_fit,
-    target_size,
-)
 from sdstudio.io.images import read_parameters
-from sdstudio.worker import EngineWorker, Job
 from tests.exploration_helpers import animation_frames, pixels, reconstruction
 
 
@@ -42,10 +37,23 @@ def base(tiny_model_dir) -> GenerationRequest:
                              seed=3, cfg_scale=5.0)
 
 
+class Harness:
+    """The exploration handlers with what the engine thread would give them: a handle per job
+    (its progress stream, its cancel) and an output folder."""
+
+    def __init__(self, output_dir: Path) -> None:
+        self.handlers = ExplorationJobs().handlers()
+        self.output_dir = output_dir
+        self.progress_listeners: list = []
+        self.handle: JobHandle | None = None
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
 @pytest.fixture
-def jobs(qapp, tmp_path) -> ExplorationJobs:
-    """Handlers over an unstarted worker: its signals and cancel flag, no thread."""
-    return ExplorationJobs(EngineWorker(output_dir=lambda: tmp_path), output_dir=lambda: tmp_path / "out")
+def jobs(qapp, tmp_path) -> Harness:
+    return Harness(tmp_path / "out")
 
 
 @pytest.fixture
@@ -54,14 +62,19 @@ def pair() -> tuple[Image.Image, Image.Image]:
     return Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)), Image.new("RGB", (64, 64), (30, 90, 200))
 
 
-ids = iter(range(1, 10**6))
+ENCODE, BLEND = JobKind.ENCODE, JobKind.BLEND
 
 
-def run(jobs: ExplorationJobs, engine: Engine, job_kind: str, request: GenerationRequest | None = None, **payload):
-    handler = {"explore.encode": jobs.encode, "explore.blend": jobs.blend, "explore.plane": jobs.plane,
-               "explore.walk": jobs.walk, "explore.trajectory": jobs.trajectory, "explore.step": jobs.step,
-               "explore.branch": jobs.branch}[job_kind]
-    return handler(engine, Job(next(ids), job_kind, request, payload))
+def run(jobs: Harness, engine: Engine, job_kind: str, request: GenerationRequest | None = None, **fields):
+    job_type = JOB_TYPES[JobKind(job_kind)]
+    if "images" in fields:
+        fields["images"] = tuple(fields["images"])
+    job = job_type(request=request) if request is not None else job_type(**fields)
+    handle = jobs.handle = JobHandle(job)
+    for listener in jobs.progress_listeners:
+        handle.progress.connect(listener)
+    context = JobContext(handle, lambda: jobs.output_dir, lambda _event: None)
+    return jobs.handlers[job.kind](engine, job, context)
 
 
 def test_sizes_are_multiples_of_8_and_fits_are_described():
@@ -129,7 +142,7 @@ def test_a_latent_walk_has_the_frames_asked_for_and_its_file_opens(jobs, engine,
     run(jobs, engine, ENCODE, images=list(pair), model=base.model)
     target = tmp_path / ("walk" if export_format == "png" else f"walk.{export_format}")
     progress = []
-    jobs._worker.signals.progress.connect(lambda job, i, n, _elapsed: progress.append((i, n)))
+    jobs.progress_listeners.append(lambda p: progress.append((p.step, p.total)))
     result = run(jobs, engine, "explore.walk", walk="latent", frames=5, path=target, format=export_format)
     assert len(result.frames) == 5 and progress == [(i, 5) for i in range(1, 6)]
     assert np.array_equal(pixels(result.frames[0]), reconstruction(engine, pair[0]))
@@ -160,12 +173,12 @@ def test_cancelling_a_walk_stops_it_and_writes_nothing(jobs, engine, base, pair,
     run(jobs, engine, ENCODE, images=list(pair), model=base.model)
     seen = []
 
-    def cancel_at_two(_job, index, _total, _elapsed):
-        seen.append(index)
-        if index == 2:
-            jobs._worker.cancel()
+    def cancel_at_two(progress):
+        seen.append(progress.step)
+        if progress.step == 2:
+            jobs.cancel()
 
-    jobs._worker.signals.progress.connect(cancel_at_two)
+    jobs.progress_listeners.append(cancel_at_two)
     with pytest.raises(Cancelled):
         run(jobs, engine, "explore.walk", walk="latent", frames=8, path=tmp_path / "walk.gif")
     assert seen == [1, 2] and not (tmp_path / "walk.gif").exists()
@@ -203,9 +216,9 @@ def test_branching_a_forgotten_trajectory_says_so(jobs, engine):
 def test_importing_the_jobs_module_does_not_import_torch():
     import sys
 
-    code = "import sys, sdstudio.exploration_jobs; print('torch' in sys.modules)"
+    code = "import sys, sdstudio.bridge.local.backend; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).parents[1])
+                         cwd=Path(__file__).parents[3])
     assert out.stdout.strip() == "False"
 
 
