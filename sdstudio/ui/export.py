@@ -10,8 +10,8 @@ from pathlib import Path
 
 from PySide6.QtGui import QImage
 
-from sdstudio.io.images import load_image, read_parameters_text, save_image
 from sdstudio.bridge.qimage import qimage_to_mask, qimage_to_pil
+from sdstudio.io.images import load_image, read_parameters_text, save_image
 
 
 def save_qimage(image: QImage, path: Path | str, parameters: str | None = None) -> Path:

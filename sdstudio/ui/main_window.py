@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sdstudio.bridge.handle import JobFailed, JobHandle
 from sdstudio.bridge.backends import local_backend
+from sdstudio.bridge.handle import JobFailed, JobHandle
 from sdstudio.bridge.messages import JobResult, JobState, PreviewFrame, SavedImage
 from sdstudio.bridge.protocol import Backend
 from sdstudio.bridge.qimage import mask_to_qimage, pil_to_qimage, qimage_to_mask, qimage_to_pil

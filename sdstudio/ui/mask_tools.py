@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QSlider, QToolButton, QWidget
 
 from sdstudio.ui.canvas import MAX_BRUSH, MIN_BRUSH, Canvas
+from sdstudio.ui.flow_layout import FlowLayout
 from sdstudio.ui.settings import Settings
 
 BRUSH_FRACTION = 16
@@ -36,6 +37,16 @@ def _separator() -> QFrame:
     line.setFrameShape(QFrame.Shape.VLine)
     line.setFrameShadow(QFrame.Shadow.Sunken)
     return line
+
+
+def _group(widgets: tuple[QWidget, ...]) -> QWidget:
+    group = QWidget()
+    row = QHBoxLayout(group)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(5)
+    for widget in widgets:
+        row.addWidget(widget)
+    return group
 
 
 class MaskToolbar(QWidget):
@@ -85,16 +96,16 @@ class MaskToolbar(QWidget):
         menu.addAction(self.save_action)
         self.more_button.setMenu(menu)
 
-        layout = QHBoxLayout(self)
+        # Groups that stay whole and wrap onto a second row when the canvas column is narrow.
+        layout = FlowLayout(self, spacing=10)
         layout.setContentsMargins(8, 4, 8, 4)
-        layout.setSpacing(5)
-        for widget in (self.brush_button, self.eraser_button, _separator(),
-                       QLabel("Size"), self.size_slider, self.size_label,
-                       QLabel("Hardness"), self.hardness_slider, self.hardness_label,
-                       QLabel("Opacity"), self.opacity_slider, self.opacity_label, _separator(),
-                       self.show_button, self.clear_button, self.undo_button, self.redo_button, self.more_button):
-            layout.addWidget(widget)
-        layout.addStretch(1)
+        for group in ((self.brush_button, self.eraser_button),
+                      (QLabel("Size"), self.size_slider, self.size_label),
+                      (QLabel("Hardness"), self.hardness_slider, self.hardness_label),
+                      (QLabel("Opacity"), self.opacity_slider, self.opacity_label),
+                      (_separator(), self.show_button, self.clear_button),
+                      (self.undo_button, self.redo_button, self.more_button)):
+            layout.addWidget(_group(group))
 
         self.size_slider.valueChanged.connect(self._on_size)
         self.hardness_slider.valueChanged.connect(self._on_hardness)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import qasync
 
-from sdstudio.ui.dialogs import Dialogs
 from sdstudio.bridge.local.engine_thread import EngineThread
+from sdstudio.ui.dialogs import Dialogs
 
 GENERATION_TIMEOUT_MS = 120_000
 # The offscreen platform plugin (only) warns whenever a top-level window's size constraints

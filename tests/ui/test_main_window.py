@@ -28,7 +28,8 @@ def test_ctrl_enter_generates_with_previews_and_saves_with_metadata(qtbot, make_
     window.preview_shown.connect(lambda frame: previews.append(frame.step))
 
     cancel_while_running = []
-    window.generation_started.connect(lambda _id: cancel_while_running.append(window.controls.cancel_button.isEnabled()))
+    cancel_button = window.controls.cancel_button
+    window.generation_started.connect(lambda _id: cancel_while_running.append(cancel_button.isEnabled()))
 
     with qtbot.waitSignal(window.generation_finished, timeout=GENERATION_TIMEOUT_MS) as blocker:
         QTest.keyClick(window.controls.prompt, Qt.Key.Key_Return, CTRL)

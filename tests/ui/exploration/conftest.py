@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sdstudio.engine.requests import GenerationRequest
 from sdstudio.bridge.local.backend import LocalBackend
+from sdstudio.engine.requests import GenerationRequest
 
 
 @pytest.fixture(scope="session")

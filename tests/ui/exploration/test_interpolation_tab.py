@@ -10,9 +10,9 @@ import pytest
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QImage
 
+from sdstudio.bridge.qimage import pil_to_qimage
 from sdstudio.io.images import save_image
 from sdstudio.io.metadata import format_parameters
-from sdstudio.bridge.qimage import pil_to_qimage
 from sdstudio.ui.exploration.interpolation_tab import InterpolationTab
 from tests.ui.exploration.helpers import animation_frames, flat_image, noise_image, pixels, reconstruction
 
