@@ -82,6 +82,10 @@ def _generate(args: argparse.Namespace, init_image=None, mask_image=None) -> int
     if args.seed is None:
         args.seed = secrets.randbelow(2**32)
     request = request_from_args(args, (512, 512), init_image, mask_image)  # validates before any loading
+    if getattr(args, "backend", ""):  # ComfyUI servers do the work; no torch here
+        from sdstudio.bridge.comfy.command import run_generation
+
+        return run_generation(args, request, output_dir())
     _check_out(args.out)
     progress = Progress()
     engine = Engine()
@@ -148,6 +152,10 @@ def run_interpolate(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
+    if args.backend:
+        from sdstudio.bridge.comfy.command import run_models as run_server_models
+
+        return run_server_models(args.backend)
     from sdstudio.engine.discovery import discover_models
 
     models = discover_models()

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import NoReturn
 
+from sdstudio.bridge.comfy.cli_options import add_backend_option
 from sdstudio.cli import commands as handlers
 from sdstudio.engine.requests import SAMPLER_NAMES
 
@@ -38,6 +39,7 @@ def _generation_options(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=None, help="output .png/.jpg/.webp; default: outputs/NNNNN-SEED.png"
     )
     parser.add_argument("--previews", type=Path, default=None, help="write every step's preview into this folder")
+    add_backend_option(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list the models found: name, kind, path")
     models.set_defaults(handler=handlers.run_models)
+    add_backend_option(models)
     info = commands.add_parser("info", help="print the generation parameters stored in an image")
     info.add_argument("image", type=Path)
     info.set_defaults(handler=handlers.run_info)
