@@ -16,8 +16,9 @@ from PIL import Image
 
 from sdstudio.engine import hires, inpaint
 from sdstudio.engine.components import LoadedModel
-from sdstudio.engine.conditioning import Conditioning, encode_prompts
+from sdstudio.engine.conditioning import Conditioning
 from sdstudio.engine.latents import decode, encode, encode_tensor
+from sdstudio.engine.prompting import PromptEncoder
 from sdstudio.engine.requests import (
     GeneratedImage,
     GenerationRequest,
@@ -61,7 +62,8 @@ class Engine:
         self._dtype = dtype
         self._model: LoadedModel | None = None
         self._model_path: str | None = None
-        self._cond_cache: dict[tuple[str, str], Conditioning] = {}
+        self._cond_cache: dict[tuple, Conditioning] = {}
+        self._prompting: PromptEncoder | None = None  # the current model's LoRA adapters and embeddings
         self._vaes = VaeCache()  # VAE overrides by file, kept across jobs
 
     @property
@@ -101,13 +103,24 @@ class Engine:
         self._model_path = key
         return self._model
 
-    def conditioning(self, prompt: str, negative: str) -> Conditioning:
-        """Prompt embeddings, cached: re-running a prompt (new seed, new sampler) skips CLIP."""
-        key = (prompt, negative)
+    def prompt_encoder(self) -> PromptEncoder:
+        """The current model's LoRA adapters and embedding words, kept across jobs (a new model, new ones)."""
+        if self._prompting is None or self._prompting.model is not self._model:
+            self._prompting = PromptEncoder(self._model)
+        return self._prompting
+
+    def conditioning(self, prompt: str, negative: str, clip_skip: int = 1) -> Conditioning:
+        """Prompt embeddings, cached: re-running a prompt (new seed, new sampler) skips CLIP.
+
+        Activates the prompt's `<lora:...>` tags on the model first, cached or not: they act on
+        the UNet of the job that follows too. The key holds clip skip, LoRA files and weights and
+        the embedding files, so changing any of them encodes again."""
+        encoder = self.prompt_encoder()
+        key = encoder.prepare(prompt, negative, clip_skip)
         if key not in self._cond_cache:
             if len(self._cond_cache) >= 8:
                 self._cond_cache.pop(next(iter(self._cond_cache)))
-            self._cond_cache[key] = encode_prompts(self._model, prompt, negative)
+            self._cond_cache[key] = encoder.encode(prompt, negative, clip_skip)
         return self._cond_cache[key]
 
     def generate(
@@ -123,7 +136,7 @@ class Engine:
         started = time.perf_counter()
         model = with_vae(self.load(request.model, on_load), request.vae, self._vaes)  # this job's VAE
         start = start or Start()
-        cond = start.cond or self.conditioning(request.prompt, request.negative_prompt)
+        cond = start.cond or self.conditioning(request.prompt, request.negative_prompt, request.clip_skip)
         images = []
         for index in range(request.batch_count):
             single = request.with_seed(request.seed + index)
