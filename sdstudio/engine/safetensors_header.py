@@ -36,9 +36,7 @@ def _read(path: str, size: int, mtime: float) -> Header:
     raw_metadata = data.pop("__metadata__", None)
     metadata = {str(k): str(v) for k, v in raw_metadata.items()} if isinstance(raw_metadata, dict) else {}
     shapes = {
-        name: tuple(int(n) for n in entry.get("shape", ()))
-        for name, entry in data.items()
-        if isinstance(entry, dict)
+        name: tuple(int(n) for n in entry.get("shape", ())) for name, entry in data.items() if isinstance(entry, dict)
     }
     return Header(shapes, metadata)
 
