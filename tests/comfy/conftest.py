@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.comfy.checkpoint import CHECKPOINT_NAME
-from tests.comfy.server import ComfyServer, ServerInstall, ensure_install
+from tests.comfy.server import SERVER_THREADS, ComfyServer, ServerInstall, ensure_install
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +15,7 @@ def comfy_install() -> ServerInstall:
 
 @pytest.fixture(scope="session")
 def comfy_server(comfy_install, tmp_path_factory):
-    server = ComfyServer(comfy_install, tmp_path_factory.mktemp("comfy-server")).start()
+    server = ComfyServer(comfy_install, tmp_path_factory.mktemp("comfy-server"), threads=SERVER_THREADS).start()
     yield server
     server.stop()
 

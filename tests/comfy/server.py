@@ -35,6 +35,9 @@ SERVER_PACKAGES = ("torch==2.13.0", "torchsde", "einops", "transformers", "safet
                    "pillow", "scipy", "tqdm", "psutil", "kornia")
 READY_LINE = "To see the GUI go to:"
 START_TIMEOUT_S = 180.0
+# One torch thread per test server: on a shared or small machine, torch's threads spinning at their
+# barriers while other jobs hold the cores made a 64x64 image ~10x slower than a single thread.
+SERVER_THREADS = 1
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from sdstudio.bridge.comfy.batch import BatchRun
 from sdstudio.bridge.comfy.connection import ComfyConnection, ConnectionState
 from sdstudio.bridge.comfy.errors import ConnectionLost, ServerUnreachable
 from tests.comfy.helpers import pixels, run, small_request
-from tests.comfy.server import ComfyServer
+from tests.comfy.server import SERVER_THREADS, ComfyServer
 
 
 @pytest.fixture(scope="module")
 def second_server(comfy_install, tmp_path_factory):
-    server = ComfyServer(comfy_install, tmp_path_factory.mktemp("comfy-second")).start()
+    server = ComfyServer(comfy_install, tmp_path_factory.mktemp("comfy-second"), threads=SERVER_THREADS).start()
     yield server
     server.stop()
 
