@@ -204,3 +204,24 @@ def test_generate_n_times_steps_the_seed(qtbot, make_window):
                 pass
     assert [handle.job.request.seed for handle in handles] == [500, 501, 502]
     assert window.generation.seed_locked
+
+
+def test_the_caption_names_what_is_shown_after_each_click(qtbot, make_window, tmp_path):
+    window = make_window(steps=3)
+    for _ in range(3):
+        with qtbot.waitSignal(window.generation_finished, timeout=GENERATION_TIMEOUT_MS):
+            window.start_generate()
+    entries = window.gallery.entries()
+    for entry in (entries[2], entries[0], entries[1]):
+        window.show_entry(entry)
+        assert entry.path.name in window.canvas_info.text() and window.canvas_info.text().startswith("Result")
+        assert f"seed {entry.seed}" in window.canvas_info.text()
+    _pattern(tmp_path / "photo.png")
+    assert window.open_image(tmp_path / "photo.png", ask_restore=False)
+    assert window.canvas_info.text().startswith("Input \u00b7 photo.png")
+    with qtbot.waitSignal(window.generation_finished, timeout=GENERATION_TIMEOUT_MS) as blocker:
+        window.start_generate()  # img2img: the result over its input
+    result = blocker.args[0].images[0].path.name
+    assert window.canvas_info.text().startswith("Result") and result in window.canvas_info.text()
+    window.show_input()
+    assert window.canvas_info.text().startswith("Input \u00b7 photo.png") and result not in window.canvas_info.text()
