@@ -36,7 +36,7 @@ def test_backend_generates_saves_and_reports(qapp, comfy_server, checkpoint_name
     assert [image.seed for image in result.images] == [300, 301]
     assert saved == [True, True]  # each file existed when it was announced
     assert result.model == checkpoint_name
-    assert progress[-1].step == progress[-1].total == 8
+    assert [(p.step, p.total) for p in progress] == [(s, 4) for s in (1, 2, 3, 4)] * 2  # per image, as locally
     assert previews and all(frame.image is not None and not frame.image.isNull() for frame in previews)
     assert states == [JobState.RUNNING, JobState.DONE]
     parsed = read_parameters(result.images[1].path)

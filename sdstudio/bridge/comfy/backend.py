@@ -95,9 +95,10 @@ class ComfyBackend(QObject):
         if not isinstance(job, GenerateJob):
             handle.report_failed(f"{job.describe()} is not available on the ComfyUI backend")
             return handle
+        lead = _Lead()
         try:
-            batch = BatchRun(self.connections, job.request, on_step=self._stepper(handle, job.request),
-                             on_preview=self._previewer(handle, job.request))
+            batch = BatchRun(self.connections, job.request, on_step=self._stepper(handle, job.request, lead),
+                             on_preview=self._previewer(handle, job.request, lead))
         except SdStudioError as error:
             handle.report_failed(str(error))
             return handle
@@ -150,26 +151,27 @@ class ComfyBackend(QObject):
         handle.report_saved(saved)
         return saved
 
-    def _stepper(self, handle: JobHandle, request) -> Callable[[int, int, int], None]:
+    def _stepper(self, handle: JobHandle, request, lead: _Lead) -> Callable[[int, int, int], None]:
+        """Per-image steps, as the local engine reports them, for the lowest image still running:
+        with several servers, images run side by side, and the bar follows them in batch order."""
         started = time.perf_counter()
-        done: dict[int, int] = {}
 
         def on_step(index: int, step: int, total: int) -> None:
-            if not done:
+            if not lead.steps:
                 handle.report_started()
-            done[index] = step
-            handle.report_progress(sum(done.values()), total * request.batch_count, time.perf_counter() - started)
+            if lead.update(index, step, total):
+                handle.report_progress(step, total, time.perf_counter() - started)
 
         return on_step
 
-    def _previewer(self, handle: JobHandle, request) -> Callable[[int, Preview], None]:
+    def _previewer(self, handle: JobHandle, request, lead: _Lead) -> Callable[[int, Preview], None]:
         started = time.perf_counter()
-        steps: dict[int, int] = {}
 
         def on_preview(index: int, preview: Preview) -> None:
+            if index != lead.index:
+                return  # another server's image: the canvas shows the batch in order
             image = QImage.fromData(preview.data, preview.format)
-            steps[index] = steps.get(index, 0) + 1
-            handle.report_preview(PreviewFrame(handle.job_id, index, steps[index], request.steps,
+            handle.report_preview(PreviewFrame(handle.job_id, index, lead.steps.get(index, 0), request.steps,
                                                time.perf_counter() - started, None if image.isNull() else image))
 
         return on_preview
@@ -182,3 +184,19 @@ class ComfyBackend(QObject):
     def _on_status(self, status: ServerStatus) -> None:
         self.status_changed.emit(f"ComfyUI {status.url.split('://', 1)[-1]}: {status.state.value}, "
                                  f"{status.device}, queue {status.queue_remaining}")
+
+
+class _Lead:
+    """Which image of a batch the progress bar and the canvas follow: the lowest one unfinished."""
+
+    def __init__(self) -> None:
+        self.index = 0
+        self.steps: dict[int, int] = {}
+
+    def update(self, index: int, step: int, total: int) -> bool:
+        """Record a step; True when it is the followed image's (then move on past finished ones)."""
+        self.steps[index] = step
+        followed = index == self.index
+        while self.steps.get(self.index, 0) >= total:
+            self.index += 1
+        return followed
