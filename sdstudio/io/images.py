@@ -14,6 +14,7 @@ import re
 import struct
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -190,6 +191,17 @@ def next_output_path(folder: Path | str, seed: int, suffix: str = ".png") -> Pat
     return folder / next(name for name in _output_names(folder, seed, suffix) if not (folder / name).exists())
 
 
+@contextmanager
+def _pillow_quiet() -> Iterator[None]:
+    """Pillow warns about damaged files ("Tag data larger than file", "Truncated File Read"); the
+    CLI promises one line on stderr, so those are silenced, except the decompression-bomb warning,
+    which becomes the error that refuses the file."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
 def _open(path: Path | str, what: str) -> Image.Image:
     path = Path(path)
     if not path.exists():
@@ -197,22 +209,22 @@ def _open(path: Path | str, what: str) -> Image.Image:
     if path.is_dir():
         raise InputError(f"{what} '{path}' is a folder, not an image file")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image.load()  # decode now, so a truncated file fails here (and the file is closed after)
-                image.getexif()  # read EXIF while the file is open (JPEG keeps it in the stream)
+        with _pillow_quiet(), Image.open(path) as image:
+            image.load()  # decode now, so a truncated file fails here (and the file is closed after)
+            image.getexif()  # read EXIF while the file is open (JPEG keeps it in the stream)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
         raise InputError(f"{what} '{path}' is too large to open safely ({str(error).split('(')[0].strip()})") from error
     except DECODE_ERRORS as error:
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise InputError(f"{what} '{path}' is not an image Pillow can read ({reason})") from error
+        raise InputError(f"{what} '{path}' is not an image that can be read: not a PNG, JPEG, WebP, BMP, GIF or "
+                         "TIFF file, or a damaged one") from error
     return image
 
 
 def load_image(path: Path | str) -> Image.Image:
     """An RGB image, EXIF-rotated the way it looks in a viewer; transparent areas become white."""
-    image = ImageOps.exif_transpose(_open(path, "image"))
+    image = _open(path, "image")
+    with _pillow_quiet(), suppress(*DECODE_ERRORS):  # a damaged orientation tag: the pixels as stored
+        image = ImageOps.exif_transpose(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -237,7 +249,8 @@ def load_mask(path: Path | str) -> Image.Image:
 def _exif_comment(image: Image.Image) -> str | None:
     """The EXIF UserComment as text; None when absent or unreadable (hostile EXIF raises anything)."""
     try:
-        raw = image.getexif().get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)
+        with _pillow_quiet():
+            raw = image.getexif().get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)
     except DECODE_ERRORS:
         return None
     return _decode_user_comment(raw)

@@ -160,6 +160,8 @@ class Canvas(QWidget):
         self.redo_action = self._action("Redo Mask Edit", ["Ctrl+Shift+Z", "Ctrl+Y"], self.redo)
         self.brush_action = self._action("Brush", ["B"], self._use_brush, checkable=True)
         self.eraser_action = self._action("Eraser", ["E"], self._use_eraser, checkable=True)
+        self.grow_brush_action = self._action("Larger Brush", ["]"], self.grow_brush)
+        self.shrink_brush_action = self._action("Smaller Brush", ["["], self.shrink_brush)
         self.show_mask_action = self._action("Show Mask", ["H"], self.set_mask_visible, checkable=True)
         self.clear_mask_action = self._action("Clear Mask", ["Delete"], self.clear_mask)
         self.fill_mask_action = self._action("Fill Mask", [], self.fill_mask)
@@ -722,12 +724,6 @@ class Canvas(QWidget):
                 self._space_held = True
                 self._update_cursor()
                 self._update_brush_cursor()
-            event.accept()
-        elif key == Qt.Key.Key_BracketRight:
-            self.grow_brush()
-            event.accept()
-        elif key == Qt.Key.Key_BracketLeft:
-            self.shrink_brush()
             event.accept()
         else:
             super().keyPressEvent(event)

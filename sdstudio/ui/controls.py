@@ -41,7 +41,12 @@ MODEL_DEFAULT = "model"
 CUSTOM = "custom"
 MAX_SIDE = 4096
 MODEL_VAE = "Model's own"
-FIT_POLICIES = (("scale", "Scale to a multiple of 8"), ("crop", "Crop to a multiple of 8"))
+FIT_POLICIES = (
+    ("auto", "Auto: model's size if far larger"),
+    ("model", "Resize to the model's size"),
+    ("scale", "Scale to a multiple of 8"),
+    ("crop", "Crop to a multiple of 8"),
+)
 MODE_HINTS = {
     Mode.TXT2IMG: "Open, paste or drop an image to start from it.",
     Mode.IMG2IMG: "Starts from the image. Paint on it to inpaint.",
@@ -428,6 +433,12 @@ class ControlsPanel(QWidget):
         txt2img = mode is Mode.TXT2IMG
         self.size_preset.setEnabled(txt2img)
         self.size_row.setEnabled(txt2img)
+        if not txt2img and self._image_size is not None:  # greyed, but saying the size the job will have
+            with QSignalBlocker(self.width_spin), QSignalBlocker(self.height_spin):
+                self.width_spin.setValue(self._image_size[0])
+                self.height_spin.setValue(self._image_size[1])
+        elif txt2img:
+            self._show_size()
         self.hires.set_available(txt2img)
         self._update_size_note()
 

@@ -11,6 +11,7 @@ from PySide6.QtGui import QImage
 
 MULTIPLE = 8
 FIT_POLICIES = ("scale", "crop")
+FAR_LARGER = 4.0  # an image with this many times the model's native pixels is "far larger"
 
 
 def _nearest_multiple(side: int) -> int:
@@ -69,6 +70,30 @@ def describe_fit(size: QSize | tuple[int, int], policy: str) -> str:
     if (new_width, new_height) == (width, height):
         return f"{width}x{height} (already a multiple of {MULTIPLE})"
     return f"{width}x{height} -> {new_width}x{new_height} ({policy})"
+
+
+def model_fit_size(size: QSize | tuple[int, int], native: int) -> tuple[int, int]:
+    """The image's aspect at about the model's native pixel count (native x native), sides rounded
+    to multiples of 8: what a model trained at `native` px generates well and fast."""
+    width, height = _as_tuple(size)
+    if width < 1 or height < 1 or native < MULTIPLE:
+        raise ValueError(f"bad size {width}x{height} or native size {native}")
+    scale = (native * native / (width * height)) ** 0.5
+    return _nearest_multiple(round(width * scale)), _nearest_multiple(round(height * scale))
+
+
+def far_larger_than_model(size: QSize | tuple[int, int], native: int) -> bool:
+    """Whether an image is so much larger than the model's size that keeping it would be slow and
+    off-distribution (a 1366x768 photo on a 64-px model: a 1368x768 job at ~30 s a step)."""
+    width, height = _as_tuple(size)
+    return width * height > FAR_LARGER * native * native
+
+
+def resize_to(image: QImage, size: tuple[int, int]) -> QImage:
+    if (image.width(), image.height()) == size:
+        return image
+    return image.scaled(size[0], size[1], Qt.AspectRatioMode.IgnoreAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation)
 
 
 def limit_size(image: QImage, max_side: int) -> QImage:

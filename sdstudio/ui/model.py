@@ -63,7 +63,7 @@ class GenerationModel(ObservableObject):
     hires_steps = Property(0)  # 0 = as many as the base pass
     hires_denoise = Property(0.5)
     hires_upscaler = Property(Upscaler.LATENT.value)
-    fit_policy = Property("scale")  # how an opened image is brought to a multiple of 8
+    fit_policy = Property("auto")  # how an opened image is brought to a multiple of 8
 
     # ---- derived values -------------------------------------------------------------------------
 

@@ -6,10 +6,8 @@ Mixed into MainWindow.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import (
-    QAction,
-    QKeySequence,
-)
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit, QWidget
 
 
 class WindowActions:
@@ -45,13 +43,52 @@ class WindowActions:
         self.use_result_action = self._action("Use Image as Input", self.use_shown_as_input, "Ctrl+Shift+I")
         self.clear_canvas_action = self._action("Clear Canvas", self.clear_canvas, "Ctrl+Shift+N")
         self.random_seed_action = self._action("New Random Seed", self.controls.randomize_seed, "Ctrl+R")
-        # The canvas's own actions, made window-wide so View/Edit shortcuts work wherever focus is
-        # (text fields still get their own Ctrl+Z: they claim it with ShortcutOverride).
+        # The canvas's own actions, made window-wide so View/Edit shortcuts and the brush keys work
+        # wherever focus is (a thumbnail, a slider). Text fields keep their letters and their own
+        # Ctrl+Z: they claim those keys with ShortcutOverride, and the Undo item then says so.
         c = self.canvas
         for action in (c.fit_action, c.zoom_100_action, c.zoom_in_action, c.zoom_out_action, c.undo_action,
-                       c.redo_action):
+                       c.redo_action, c.brush_action, c.eraser_action, c.grow_brush_action, c.shrink_brush_action):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             self.addAction(action)
+        for action, slot in ((c.undo_action, c.undo), (c.redo_action, c.redo)):
+            action.triggered.disconnect(slot)
+        c.undo_action.triggered.connect(self.undo)
+        c.redo_action.triggered.connect(self.redo)
+        QApplication.instance().focusChanged.connect(self.refresh_edit_actions)
+
+    def _text_focus(self) -> QWidget | None:
+        """The focused text field (prompt, seed, a spin box), if the user is typing in one."""
+        widget = QApplication.focusWidget()
+        if isinstance(widget, QAbstractSpinBox):
+            return widget
+        if isinstance(widget, QLineEdit | QPlainTextEdit | QTextEdit) and not widget.isReadOnly():
+            return widget
+        return None
+
+    def refresh_edit_actions(self, *_focus: object) -> None:
+        """Edit > Undo/Redo name what they act on: the typing in a focused text field, else the mask."""
+        typing = self._text_focus() is not None
+        self.canvas.undo_action.setText("Undo Typing" if typing else "Undo Mask Edit")
+        self.canvas.redo_action.setText("Redo Typing" if typing else "Redo Mask Edit")
+
+    def undo(self) -> None:
+        widget = self._text_focus()
+        if isinstance(widget, QAbstractSpinBox):
+            widget.lineEdit().undo()
+        elif widget is not None:
+            widget.undo()
+        else:
+            self.canvas.undo()
+
+    def redo(self) -> None:
+        widget = self._text_focus()
+        if isinstance(widget, QAbstractSpinBox):
+            widget.lineEdit().redo()
+        elif widget is not None:
+            widget.redo()
+        else:
+            self.canvas.redo()
 
     def _make_menus(self) -> None:
         bar = self.menuBar()

@@ -84,6 +84,7 @@ def test_size_presets_custom_sizes_and_the_model_default(make_window, tiny_model
 
 def test_open_image_fits_to_multiples_of_8_by_the_chosen_policy(make_window, tmp_path):
     window = make_window()
+    window.controls.fit_policy.setCurrentIndex(window.controls.fit_policy.findData("scale"))
     path = _save(tmp_path / "odd.png", (100, 75))
     assert window.open_image(path)
     assert (window.canvas.image().width(), window.canvas.image().height()) == (104, 72)

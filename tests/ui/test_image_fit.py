@@ -80,3 +80,12 @@ def test_limit_size_scales_only_large_images() -> None:
     assert limit_size(small, 1024) is small
     with pytest.raises(ValueError):
         limit_size(small, 0)
+
+
+def test_model_fit_keeps_the_aspect_at_about_the_models_pixel_count():
+    from sdstudio.ui.image_fit import far_larger_than_model, model_fit_size
+
+    assert model_fit_size((1366, 768), 64) == (88, 48)
+    assert model_fit_size((1366, 768), 512) == (680, 384)
+    assert model_fit_size((512, 512), 512) == (512, 512)
+    assert far_larger_than_model((1366, 768), 64) and not far_larger_than_model((600, 500), 512)
