@@ -13,8 +13,6 @@ from sdstudio.cli.request_args import request_from_args
 from sdstudio.engine.requests import GenerationRequest, LoadEvent, StepEvent
 from sdstudio.errors import InputError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-
 
 def output_dir() -> Path:
     return Path(os.environ.get("SDSTUDIO_OUTPUT_DIR", "outputs"))
@@ -40,20 +38,6 @@ class Progress:
             print("\r\033[K", end="", file=sys.stderr)
 
 
-def _check_out(path: Path | None) -> None:
-    if path is not None and path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise InputError(f"cannot write '{path.name}': use a .png, .jpg or .webp file name")
-
-
-def _targets(args: argparse.Namespace, request: GenerationRequest, count: int) -> list[Path | None]:
-    """Where each image goes: --out (numbered when several), else the next outputs/NNNNN-SEED.png."""
-    if args.out is None:
-        return [None] * count
-    if count == 1:
-        return [args.out]
-    return [args.out.with_name(f"{args.out.stem}-{i + 1}{args.out.suffix}") for i in range(count)]
-
-
 def _preview_writer(folder: Path, request: GenerationRequest):
     """Writes each step's preview, scaled up to the image size so the files are viewable."""
     from PIL import Image
@@ -74,9 +58,24 @@ def _preview_writer(folder: Path, request: GenerationRequest):
     return write
 
 
+def _check_outputs(args: argparse.Namespace, request: GenerationRequest) -> None:
+    """Every place this run writes is writable, and the model file is sane, before any compute."""
+    from sdstudio.engine.checkpoint_format import check_model_file
+    from sdstudio.io.images import check_parameters_fit
+    from sdstudio.io.writable import check_output_file, check_output_folder
+
+    if args.out is not None:
+        check_output_file(args.out)
+        check_parameters_fit(args.out, f"{request.prompt}\n{request.negative_prompt}")
+    else:
+        check_output_folder(output_dir(), "the output folder (SDSTUDIO_OUTPUT_DIR)")
+    if args.previews is not None:
+        check_output_folder(args.previews, "--previews")
+    check_model_file(request.model)
+
+
 def _generate(args: argparse.Namespace, init_image=None, mask_image=None) -> int:
-    from sdstudio.engine.engine import Engine
-    from sdstudio.io.images import next_output_path, save_image
+    from sdstudio.io.images import save_new_image, save_output
     from sdstudio.io.metadata import format_parameters
 
     if args.seed is None:
@@ -86,7 +85,9 @@ def _generate(args: argparse.Namespace, init_image=None, mask_image=None) -> int
         from sdstudio.bridge.comfy.command import run_generation
 
         return run_generation(args, request, output_dir())
-    _check_out(args.out)
+    _check_outputs(args, request)
+    from sdstudio.engine.engine import Engine  # only now: bad input is answered without loading torch
+
     progress = Progress()
     engine = Engine()
     model = engine.load(request.model, on_load=progress.load)
@@ -101,9 +102,12 @@ def _generate(args: argparse.Namespace, init_image=None, mask_image=None) -> int
 
     result = engine.generate(replace(request, previews=previews is not None), on_step=on_step)
     progress.done()
-    for generated, target in zip(result.images, _targets(args, request, len(result.images)), strict=True):
-        target = target or next_output_path(output_dir(), generated.seed)
-        save_image(generated.image, target, format_parameters(generated.request, generated.model_name))
+    for generated in result.images:  # never over an existing file: --out x.png taken -> x-1.png
+        parameters = format_parameters(generated.request, generated.model_name)
+        if args.out is None:
+            target = save_output(generated.image, output_dir(), generated.seed, parameters)
+        else:
+            target = save_new_image(generated.image, args.out, parameters, numbered=request.batch_count > 1)
         print(target)
     return 0
 
@@ -128,26 +132,39 @@ def run_inpaint(args: argparse.Namespace) -> int:
 
 
 def run_interpolate(args: argparse.Namespace) -> int:
-    from sdstudio.engine.engine import Engine
-    from sdstudio.engine.interpolation import fit_size, interpolate_images
-    from sdstudio.io.animation import check_animation_path, write_animation, write_frames
+    from sdstudio.engine.checkpoint_format import check_model_file
+    from sdstudio.io.animation import (
+        check_animation_options,
+        check_animation_path,
+        check_frames_folder,
+        write_animation,
+        write_frames,
+    )
     from sdstudio.io.images import load_image
 
-    if args.frames < 2:
-        raise InputError(f"--frames must be at least 2, not {args.frames}")
+    check_animation_options(args.frames, args.fps)
     for side in (args.width, args.height):
         if side is not None and (side <= 0 or side % 8):
             raise InputError(f"size {side} is not a positive multiple of 8")
     if args.out is not None:
         check_animation_path(args.out)
+    else:
+        check_frames_folder(args.out_dir)
+    check_model_file(args.model)
     image_a, image_b = load_image(args.source), load_image(args.target)
+    from sdstudio.engine.engine import Engine  # only now: bad input is answered without loading torch
+    from sdstudio.engine.exploration import latent_walk
+    from sdstudio.engine.interpolation import fit_image, fit_size
+
     default_w, default_h = fit_size(image_a)
     size = (args.width or default_w, args.height or default_h)
-    frames = interpolate_images(Engine(), image_a, image_b, args.frames, args.mode, args.model, size)
+    engine = Engine()
+    latent_a, latent_b = (engine.encode_image(fit_image(image, size), args.model) for image in (image_a, image_b))
+    frames = latent_walk(engine, latent_a, latent_b, args.frames, args.mode).images
     if args.out is not None:
-        print(write_animation(frames, args.out, fps=args.fps))
+        print(write_animation(frames, args.out, fps=args.fps, overwrite=False))  # walk.gif taken -> walk-1.gif
     else:
-        print(write_frames(frames, args.out_dir)[0].parent)
+        print(write_frames(frames, args.out_dir, overwrite=False)[0].parent)
     return 0
 
 

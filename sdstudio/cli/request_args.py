@@ -24,8 +24,8 @@ def request_from_args(
         steps=args.steps,
         cfg_scale=args.cfg,
         seed=args.seed,
-        width=args.width or default_size[0],
-        height=args.height or default_size[1],
+        width=default_size[0] if args.width is None else args.width,  # `or` would turn --width 0 into the default
+        height=default_size[1] if args.height is None else args.height,
         batch_count=args.batch,
         strength=getattr(args, "strength", 0.75),
         init_image=init_image,

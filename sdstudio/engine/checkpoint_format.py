@@ -18,13 +18,15 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from diffusers.loaders.single_file_utils import infer_diffusers_model_type
 from safetensors import SafetensorError, safe_open
 
 from sdstudio import RESOURCES_DIR
 from sdstudio.errors import ModelError
+
+if TYPE_CHECKING:  # torch and diffusers load lazily: the CLI refuses a bad header before importing them
+    import torch
 
 CONFIGS_DIR = RESOURCES_DIR / "configs"
 UNET_PREFIX = "model.diffusion_model."
@@ -81,6 +83,8 @@ def read_shapes(path: Path) -> dict[str, Shape]:
     """Tensor names and shapes of a checkpoint, reading as little as possible."""
     if path.suffix.lower() == ".safetensors":
         return read_safetensors_header(path)
+    import torch
+
     state = load_pickle_safely(path)
     return {key: Shape(tuple(value.shape)) for key, value in state.items() if isinstance(value, torch.Tensor)}
 
@@ -128,15 +132,27 @@ def _checked_entry(path: Path, name: str, entry: object, data_size: int) -> Shap
     if not isinstance(entry, dict):
         raise _unreadable(path, f"tensor '{name[:80]}' has no dtype, shape and offsets")
     shape, offsets = entry.get("shape"), entry.get("data_offsets")
-    if (entry.get("dtype") not in DTYPE_BYTES or not isinstance(shape, list) or len(shape) > 8
+    dtype = entry.get("dtype")
+    if (not isinstance(dtype, str) or dtype not in DTYPE_BYTES or not isinstance(shape, list) or len(shape) > 8
             or not all(type(n) is int and n >= 0 for n in shape)):
         raise _unreadable(path, f"tensor '{name[:80]}' has an invalid dtype or shape")
     if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(n) is int for n in offsets)
             or not 0 <= offsets[0] <= offsets[1] <= data_size):
         raise _unreadable(path, f"tensor '{name[:80]}' lies outside the file")
-    if offsets[1] - offsets[0] != math.prod(shape) * DTYPE_BYTES[entry["dtype"]]:
+    if offsets[1] - offsets[0] != math.prod(shape) * DTYPE_BYTES[dtype]:
         raise _unreadable(path, f"tensor '{name[:80]}' has a size that does not match its shape")
     return Shape(tuple(shape))
+
+
+def check_model_file(name_or_path: str) -> None:
+    """The CLI's early look at the model it will load: an unknown name, or a .safetensors file whose
+    header is hostile or broken, is one line now, before torch is imported (the full checks,
+    architecture and completeness, run again when the engine loads it)."""
+    from sdstudio.engine.discovery import resolve_model
+
+    info = resolve_model(name_or_path)
+    if info.kind == "safetensors":
+        read_safetensors_header(info.path)
 
 
 def check_complete(path: Path, shapes: dict[str, Shape], architecture: Architecture) -> None:
@@ -156,6 +172,8 @@ def check_complete(path: Path, shapes: dict[str, Shape], architecture: Architect
 
 def load_pickle_safely(path: Path) -> dict[str, torch.Tensor]:
     """A .ckpt/.pt state dict through torch's weights-only unpickler, never the full one."""
+    import torch
+
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as error:
@@ -181,6 +199,8 @@ def detect_architecture(path: Path, shapes: dict[str, Shape] | None = None) -> A
             f"'{path.name}' has no Stable Diffusion UNet weights (is it {hint}?); "
             "sdstudio loads full SD 1.x, 2.x and SDXL checkpoints"
         )
+    from diffusers.loaders.single_file_utils import infer_diffusers_model_type
+
     model_type = infer_diffusers_model_type(shapes)
     if model_type not in CONFIG_FOR_TYPE:
         raise ModelError(

@@ -138,6 +138,15 @@ class GenerationRequest:
             raise InputError(f"strength must be in (0, 1], not {self.strength}")
         if not 0 <= self.seed < 2**63:
             raise InputError(f"seed must be between 0 and 2^63-1, not {self.seed}")
+        if self.seed + self.batch_count > 2**63:  # refused, not wrapped: every written seed must reproduce its image
+            raise InputError(f"a batch of {self.batch_count} from seed {self.seed} would pass the largest seed, "
+                             f"2^63-1; use a seed of at most {2**63 - self.batch_count}")
+        for name, text in (("prompt", self.prompt), ("negative prompt", self.negative_prompt)):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:  # lone surrogates: argv bytes that were not UTF-8
+                raise InputError(f"the {name} is not valid UTF-8 text (undecodable byte at position {error.start}); "
+                                 "check the terminal's encoding") from error
         if self.mask_image is not None and self.init_image is None:
             raise InputError("a mask needs an image to inpaint")
         hires = self.hires
