@@ -1,0 +1,178 @@
+"""The LoRAs, embeddings and VAEs installed, kept current for the browser, the prompt and the VAE combo.
+
+Discovery walks folders and reads each file's safetensors header (its metadata: base model,
+trigger words). On a slow or network drive that is more than a frame, so it runs on a plain
+worker thread and the result comes back to the GUI thread by a queued signal. The folders are
+watched: dropping a LoRA into `loras/` shows it without a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
+
+from sdstudio.engine.discovery import NetworkInfo, discover_networks, network_dirs
+from sdstudio.engine.safetensors_header import read_header
+from sdstudio.errors import SdStudioError
+
+KINDS = ("lora", "embedding", "vae")
+UNREADABLE = "Its safetensors header cannot be read: the file is truncated or not a safetensors file."
+RESCAN_DELAY_MS = 300  # a copy of many files changes a folder many times: scan once it settles
+
+
+@dataclass(frozen=True)
+class NetworkEntry:
+    """One file and what its header says, read on the worker thread so the browser never reads files."""
+
+    name: str
+    kind: str  # "lora", "embedding" or "vae"
+    path: Path
+    alias: str = ""
+    base_model: str = ""
+    trigger_words: tuple[str, ...] = ()
+    problem: str = ""  # why the header could not be read ("" when it could)
+
+    @property
+    def snippet(self) -> str:
+        """What a click puts in the prompt: A1111's tag for a LoRA, the word itself for an embedding."""
+        return lora_tag(self.name) if self.kind == "lora" else self.name
+
+
+def lora_tag(name: str, weight: float = 1.0) -> str:
+    return f"<lora:{name}:{weight:g}>"
+
+
+def describe_network(info: NetworkInfo) -> NetworkEntry:
+    """The entry for a discovered file; a broken header is a `problem`, never an exception."""
+    try:
+        if info.path.suffix.lower() == ".safetensors" and not read_header(info.path).shapes:
+            return NetworkEntry(info.name, info.kind, info.path, problem=UNREADABLE)
+        return NetworkEntry(info.name, info.kind, info.path, info.alias if info.alias != info.name else "",
+                            info.base_model, tuple(info.trigger_words))
+    except (SdStudioError, OSError, ValueError) as error:
+        return NetworkEntry(info.name, info.kind, info.path, problem=str(error))
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Everything one scan found, by kind, and the folders it searched."""
+
+    entries: dict[str, list[NetworkEntry]] = field(default_factory=dict)
+    folders: dict[str, list[Path]] = field(default_factory=dict)
+    error: str = ""
+
+
+def scan(extra_model_dirs: Sequence[str | Path] = ()) -> Scan:
+    """Discovery of every kind (runs on the worker thread)."""
+    extra = [Path(folder) for folder in extra_model_dirs]
+    try:
+        folders = {kind: network_dirs(kind, extra) for kind in KINDS}
+        entries = {kind: [describe_network(info) for info in discover_networks(kind, extra)] for kind in KINDS}
+    except (OSError, SdStudioError) as error:
+        return Scan(error=f"Could not list LoRAs, embeddings and VAEs: {error}")
+    return Scan(entries, folders)
+
+
+class _ScanRelay(QObject):
+    """Carries a finished scan from the worker thread to the GUI thread.
+
+    It lives as long as the app and the worker holds only a weak reference to the catalog: a
+    thread that held the last reference to a QObject would destroy it on the wrong thread."""
+
+    finished = Signal(object, int, object)  # weakref to the catalog, scan number, Scan
+
+    def deliver(self, ref: weakref.ref, number: int, result: Scan) -> None:
+        catalog = ref()
+        if catalog is not None:
+            catalog._on_scanned(number, result)
+
+
+_relay: _ScanRelay | None = None
+
+
+def _scan_relay() -> _ScanRelay:
+    """The one relay, made on the GUI thread (by the first catalog) so its slot runs there."""
+    global _relay
+    if _relay is None:
+        _relay = _ScanRelay()
+        _relay.finished.connect(_relay.deliver)
+    return _relay
+
+
+def _scan_in_background(relay: _ScanRelay, ref: weakref.ref, number: int, extra: tuple[str, ...]) -> None:
+    relay.finished.emit(ref, number, scan(extra))
+
+
+class NetworkCatalog(QObject):
+    """The last scan, refreshed on request and when a watched folder changes; `changed` after each scan."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._scan = Scan()
+        self._extra: tuple[str, ...] = ()
+        self._number = 0
+        self._scanning = False
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.directoryChanged.connect(self._folder_changed)
+        self._rescan_timer = QTimer(self)
+        self._rescan_timer.setSingleShot(True)
+        self._rescan_timer.setInterval(RESCAN_DELAY_MS)
+        self._rescan_timer.timeout.connect(self.refresh)
+        self._relay = _scan_relay()
+
+    def entries(self, kind: str) -> list[NetworkEntry]:
+        return list(self._scan.entries.get(kind, []))
+
+    def names(self, kind: str) -> list[str]:
+        return [entry.name for entry in self.entries(kind)]
+
+    def folders(self, kind: str) -> list[Path]:
+        """Where files of `kind` are looked for (for the browser to say where to put them)."""
+        return list(self._scan.folders.get(kind, []))
+
+    @property
+    def error(self) -> str:
+        return self._scan.error
+
+    @property
+    def scanning(self) -> bool:
+        return self._scanning
+
+    def refresh(self, extra_model_dirs: Sequence[str | Path] | None = None) -> None:
+        """Scan again in the background (with new model folders if given); `changed` when done.
+
+        A scan started while another runs supersedes it: only the newest result is kept."""
+        if extra_model_dirs is not None:
+            self._extra = tuple(str(folder) for folder in extra_model_dirs)
+        self._number += 1
+        self._scanning = True
+        args = (self._relay, weakref.ref(self), self._number, self._extra)
+        threading.Thread(target=_scan_in_background, args=args, name="network-scan", daemon=True).start()
+
+    def _on_scanned(self, number: int, result: Scan) -> None:
+        if number != self._number:
+            return
+        self._scan = result
+        self._scanning = False
+        self._watch(result)
+        self.changed.emit()
+
+    def _watch(self, result: Scan) -> None:
+        """Watch the folders that exist and their subfolders (A1111 lists files in subfolders too)."""
+        wanted = {str(folder) for folders in result.folders.values() for folder in folders if folder.is_dir()}
+        wanted |= {str(entry.path.parent) for entries in result.entries.values() for entry in entries}
+        current = set(self._watcher.directories())
+        if stale := current - wanted:
+            self._watcher.removePaths(sorted(stale))
+        if new := wanted - current:
+            self._watcher.addPaths(sorted(new))
+
+    def _folder_changed(self, _path: str) -> None:
+        self._rescan_timer.start()
