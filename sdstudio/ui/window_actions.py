@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit, QWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QMenu, QPlainTextEdit, QTextEdit, QWidget
+
+REPEAT_COUNTS = (2, 4, 8, 16)
 
 
 class WindowActions:
@@ -116,3 +118,22 @@ class WindowActions:
         for item in (self.generate_action, self.trajectory_action, self.cancel_action, None, self.use_result_action,
                      self.clear_canvas_action, self.random_seed_action):
             image_menu.addSeparator() if item is None else image_menu.addAction(item)
+        image_menu.insertMenu(self.trajectory_action, self._repeat_menu())
+
+    def _repeat_menu(self) -> QMenu:
+        """Image > Generate N Times: N queued jobs, seed+1 each (or a new random seed each)."""
+        menu = QMenu("Generate N Times", self)
+        self.repeat_random_action = QAction("New random seed each time", self)
+        self.repeat_random_action.setCheckable(True)
+        for count in REPEAT_COUNTS:
+            action = menu.addAction(f"{count} times")
+            action.setData(count)
+            action.triggered.connect(self._generate_repeated)
+        menu.addSeparator()
+        menu.addAction(self.repeat_random_action)
+        return menu
+
+    def _generate_repeated(self) -> None:
+        action = self.sender()
+        if isinstance(action, QAction) and isinstance(action.data(), int):
+            self.generate_times(action.data(), next_seed=not self.repeat_random_action.isChecked())

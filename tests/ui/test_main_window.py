@@ -206,6 +206,25 @@ def test_generate_n_times_steps_the_seed(qtbot, make_window):
     assert window.generation.seed_locked
 
 
+def test_the_image_menu_queues_n_generations_with_random_seeds_when_asked(qtbot, make_window):
+    window = make_window(steps=3)
+    window.generation.seed_locked = False
+    submitted = []
+    window.jobs.queue.changed.connect(lambda: submitted.extend(h for h in window.jobs.queue.handles
+                                                               if h not in submitted))
+    window.repeat_random_action.setChecked(True)
+    image_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Image")
+    repeat = next(a.menu() for a in image_menu.actions() if a.menu() is not None)
+    next(a for a in repeat.actions() if a.text() == "2 times").trigger()
+    assert len(submitted) == 2
+    for handle in submitted:
+        if not handle.state.ended:
+            with qtbot.waitSignal(handle.ended, timeout=GENERATION_TIMEOUT_MS):
+                pass
+    assert all(handle.state.value == "done" for handle in submitted)
+    assert submitted[0].job.request.seed != submitted[1].job.request.seed
+
+
 def test_the_caption_names_what_is_shown_after_each_click(qtbot, make_window, tmp_path):
     window = make_window(steps=3)
     for _ in range(3):
