@@ -20,8 +20,11 @@ class ElidedLabel(QLabel):
     def __init__(self, text: str = "", parent: QWidget | None = None,
                  mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight) -> None:
         super().__init__(text, parent)
+        self.setToolTip(text)
         self._mode = mode
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # Preferred: asks for the whole text, shrinks down to minimumSizeHint (Ignored would let a
+        # layout squeeze it to nothing).
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
     def setText(self, text: str) -> None:  # noqa: N802 (Qt override)
         super().setText(text)

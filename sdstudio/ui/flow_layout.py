@@ -54,10 +54,11 @@ class FlowLayout(QLayout):
         return QSize(width, height).grownBy(self.contentsMargins())
 
     def minimumSize(self) -> QSize:  # noqa: N802
-        """The widest single item: narrower than that, an item itself would be cut."""
+        """The widest single item (items are laid out at their size hint): narrower than that, an
+        item itself would be cut."""
         size = QSize()
         for item in self._visible():
-            size = size.expandedTo(item.minimumSize())
+            size = size.expandedTo(item.sizeHint())
         return size.grownBy(self.contentsMargins())
 
     def _visible(self) -> list[QLayoutItem]:

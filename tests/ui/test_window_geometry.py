@@ -18,9 +18,12 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMargins, QRect, QSize
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QMainWindow, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 
 from sdstudio.ui.window_geometry import FRAME_ALLOWANCE, PREFERRED_SIZE, fits, opening_geometry, place_window
+from tests.ui.conftest import OFFSCREEN_NOISE
+
+pytestmark = pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_MINIMUM_WIDTH = 1000
@@ -121,3 +124,42 @@ def test_the_window_and_its_controls_fit_the_screen(tmp_path: Path, width: int, 
         assert report["clipped"] == [], f"{state}: cut off: {report['clipped']}"
         assert report["minimum"][0] <= MAX_MINIMUM_WIDTH, f"{state}: minimum width {report['minimum'][0]}"
         assert report["minimum"][1] <= available[3], state
+
+
+def test_a_long_caption_is_elided_instead_of_widening_the_window(qtbot) -> None:
+    from PySide6.QtWidgets import QHBoxLayout, QPushButton
+
+    from sdstudio.ui.elided_label import ElidedLabel
+
+    text = "Result · 00001-3103910609.png · 64 × 64 · seed 3103910609 · mask painted: inpaints this image"
+    bar = QWidget()
+    qtbot.addWidget(bar)
+    row = QHBoxLayout(bar)
+    label = ElidedLabel(text)
+    row.addWidget(label, 1)
+    row.addWidget(QPushButton("Use as input"))
+    assert bar.minimumSizeHint().width() < label.fontMetrics().horizontalAdvance(text) // 3
+    bar.resize(bar.minimumSizeHint())
+    bar.show()
+    QApplication.processEvents()
+    assert label.width() >= label.minimumSizeHint().width() > 0  # squeezed, never to nothing
+    assert label.text() == text and label.toolTip() == text
+
+
+def test_the_flow_layout_wraps_instead_of_asking_for_its_whole_row(qtbot) -> None:
+    from PySide6.QtWidgets import QPushButton
+
+    from sdstudio.ui.flow_layout import FlowLayout
+
+    bar = QWidget()
+    qtbot.addWidget(bar)
+    layout = FlowLayout(bar, spacing=6)
+    layout.setContentsMargins(0, 0, 0, 0)
+    buttons = [QPushButton(f"Button number {i}") for i in range(6)]
+    for button in buttons:
+        layout.addWidget(button)
+    widest = max(button.sizeHint().width() for button in buttons)
+    one_row = layout.sizeHint()
+    assert bar.minimumSizeHint().width() == widest < one_row.width()
+    assert layout.heightForWidth(one_row.width()) == one_row.height()
+    assert layout.heightForWidth(widest + 20) > 5 * one_row.height()  # one button per row
