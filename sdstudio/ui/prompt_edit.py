@@ -33,6 +33,7 @@ BREAK_COLOR = QColor(0xC0, 0x7A, 0xE0)
 STRONGER_COLOR = QColor(0xF0, 0xD0, 0x70)
 WEAKER_COLOR = QColor(0x8E, 0x9A, 0xAA)
 EMBEDDING_COLOR = QColor(0x7C, 0xD0, 0x8C)
+MISSING_COLOR = QColor(0xE5, 0x5B, 0x5B)  # a LoRA tag naming no installed file
 
 
 # ---- weight editing (pure text) -------------------------------------------------------------------
@@ -175,10 +176,12 @@ class PromptHighlighter(QSyntaxHighlighter):
     STRONGER = _format(STRONGER_COLOR)
     WEAKER = _format(WEAKER_COLOR)
     EMBEDDING = _format(EMBEDDING_COLOR, underline=True)
+    MISSING = _format(MISSING_COLOR, bold=True, underline=True)
 
     def __init__(self, document: QTextDocument) -> None:
         super().__init__(document)
         self._embeddings: re.Pattern[str] | None = None
+        self._loras: set[str] | None = None  # installed LoRA names and aliases, lower case; None = not known
         self._parsed: tuple[str, list[tuple[int, int, QTextCharFormat]]] | None = None
         self._recolouring = False
         document.contentsChanged.connect(self._recolour_other_blocks)
@@ -192,6 +195,12 @@ class PromptHighlighter(QSyntaxHighlighter):
         self._parsed = None
         self.rehighlight()
 
+    def set_lora_names(self, names: Iterable[str]) -> None:
+        """The installed LoRAs (names and trainers' aliases): a tag naming another is shown in red."""
+        self._loras = {name.lower() for name in names if name}
+        self._parsed = None
+        self.rehighlight()
+
     def ranges(self, text: str) -> list[tuple[int, int, QTextCharFormat]]:
         """(start, end, format) in document positions for the whole prompt `text`, cached."""
         if self._parsed is None or self._parsed[0] != text:
@@ -202,7 +211,7 @@ class PromptHighlighter(QSyntaxHighlighter):
         found: list[tuple[int, int, QTextCharFormat]] = []
         spans = prompt_spans(text)
         for span in spans:
-            fmt = self._span_format(span)
+            fmt = self._span_format(span, text)
             if fmt is not None:
                 found.append((_qt_position(text, span.start), _qt_position(text, span.end), fmt))
         if self._embeddings is not None:
@@ -213,11 +222,15 @@ class PromptHighlighter(QSyntaxHighlighter):
                                       self.EMBEDDING))
         return found
 
-    def _span_format(self, span: Span) -> QTextCharFormat | None:
+    def _span_format(self, span: Span, text: str) -> QTextCharFormat | None:
         if span.kind is SpanKind.TEXT:
             if span.weight > 1.0:
                 return self.STRONGER
             return self.WEAKER if span.weight < 1.0 else None
+        if span.kind is SpanKind.LORA and self._loras is not None:
+            name = text[span.start : span.end].strip("<>").split(":")[1:2]
+            if not name or name[0].strip().lower() not in self._loras:
+                return self.MISSING
         return self.FORMATS[span.kind]
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 (Qt's name)
@@ -319,3 +332,6 @@ class PromptEditor(QObject):
 
     def set_embedding_names(self, names: Iterable[str]) -> None:
         self.highlighter.set_embedding_names(names)
+
+    def set_lora_names(self, names: Iterable[str]) -> None:
+        self.highlighter.set_lora_names(names)

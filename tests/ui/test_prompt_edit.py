@@ -12,6 +12,7 @@ from sdstudio.ui.prompt_edit import (
     BREAK_COLOR,
     EMBEDDING_COLOR,
     LORA_COLOR,
+    MISSING_COLOR,
     STRONGER_COLOR,
     SYNTAX_COLOR,
     WEAKER_COLOR,
@@ -150,3 +151,13 @@ def test_a_bracket_on_one_line_recolours_the_next_lines(qtbot):
     cursor.insertText(":0.5)")  # closed on the first line now: the later lines are plain
     assert _colour_at(edit, edit.toPlainText().index("fog")) is None
     assert _colour_at(edit, edit.toPlainText().index("castle")) == (WEAKER_COLOR, False)
+
+
+def test_a_lora_tag_naming_no_installed_file_is_red(qtbot):
+    text = "a <lora:ink:0.8> b <lora:Jinx:1> c <lora:InkStyle_v2:1>"
+    edit, editor = _editor(qtbot, text)
+    assert _colour_at(edit, text.index("Jinx")) == (LORA_COLOR, False)  # nothing known yet: no verdict
+    editor.set_lora_names(["ink", "InkStyle_v2"])  # a name and a trainer's alias
+    assert _colour_at(edit, text.index("<lora:ink")) == (LORA_COLOR, False)
+    assert _colour_at(edit, text.index("Jinx")) == (MISSING_COLOR, True)
+    assert _colour_at(edit, text.index("InkStyle")) == (LORA_COLOR, False)
