@@ -15,10 +15,13 @@ from PySide6.QtCore import QByteArray, QMargins, QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QMainWindow, QScrollArea, QWidget
 
+from sdstudio.ui.startup import after_first_paint
+
 PREFERRED_SIZE = QSize(1400, 900)
-# The frame a window manager adds around the client area (title bar on top), unknown until shown.
-FRAME_ALLOWANCE = QMargins(4, 32, 4, 4)
-DOCK_MINIMUM_WIDTH = 260  # a docked panel scrolls below this instead of widening the window
+# The frame a window manager adds around the client area (title bar on top), unknown until shown;
+# `keep_on_screen` corrects the guess once the real frame is known.
+FRAME_ALLOWANCE = QMargins(6, 36, 6, 6)
+DOCK_MINIMUM_WIDTH = 220  # a docked panel scrolls below this instead of widening the window
 
 
 def opening_geometry(available: QRect, preferred: QSize = PREFERRED_SIZE,
@@ -55,7 +58,22 @@ def place_window(window: QMainWindow, saved: str = "") -> bool:
         window.setWindowState(Qt.WindowState.WindowNoState)
     screen = window.screen() or QGuiApplication.primaryScreen()
     window.setGeometry(opening_geometry(screen.availableGeometry()))
+    after_first_paint(window, lambda: keep_on_screen(window))
     return False
+
+
+def keep_on_screen(window: QMainWindow) -> None:
+    """Once shown, the window manager's real frame is known: if it pushes the window past the
+    available screen (a thicker title bar than allowed for), shrink the window to fit."""
+    if window.isMaximized() or window.isFullScreen():
+        return
+    available = (window.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+    frame, client = window.frameGeometry(), window.geometry()
+    if available.contains(frame):
+        return
+    margins = QMargins(client.left() - frame.left(), client.top() - frame.top(),
+                       frame.right() - client.right(), frame.bottom() - client.bottom())
+    window.setGeometry(opening_geometry(available, client.size(), margins))
 
 
 def scrollable(widget: QWidget, horizontal: bool = True, name: str = "") -> QScrollArea:

@@ -163,3 +163,15 @@ def test_the_flow_layout_wraps_instead_of_asking_for_its_whole_row(qtbot) -> Non
     assert bar.minimumSizeHint().width() == widest < one_row.width()
     assert layout.heightForWidth(one_row.width()) == one_row.height()
     assert layout.heightForWidth(widest + 20) > 5 * one_row.height()  # one button per row
+
+
+def test_a_window_that_ends_up_past_the_screen_edge_is_brought_back(qtbot) -> None:
+    from sdstudio.ui.window_geometry import keep_on_screen
+
+    screen = QGuiApplication.primaryScreen().availableGeometry()
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.setGeometry(QRect(screen.x() + 40, screen.y() + 60, screen.width(), screen.height()))
+    window.show()
+    keep_on_screen(window)  # as after the first paint, when the real frame is known
+    assert screen.contains(window.frameGeometry())
