@@ -59,8 +59,7 @@ def _preview_writer(folder: Path, request: GenerationRequest):
 
 
 def _check_outputs(args: argparse.Namespace, request: GenerationRequest) -> None:
-    """Every place this run writes is writable, and the model file is sane, before any compute."""
-    from sdstudio.engine.checkpoint_format import check_model_file
+    """Every place this run writes is writable, before any compute (here or on a ComfyUI server)."""
     from sdstudio.io.images import check_parameters_fit
     from sdstudio.io.writable import check_output_file, check_output_folder
 
@@ -71,7 +70,6 @@ def _check_outputs(args: argparse.Namespace, request: GenerationRequest) -> None
         check_output_folder(output_dir(), "the output folder (SDSTUDIO_OUTPUT_DIR)")
     if args.previews is not None:
         check_output_folder(args.previews, "--previews")
-    check_model_file(request.model)
 
 
 def _generate(args: argparse.Namespace, init_image=None, mask_image=None) -> int:
@@ -81,11 +79,14 @@ def _generate(args: argparse.Namespace, init_image=None, mask_image=None) -> int
     if args.seed is None:
         args.seed = secrets.randbelow(2**32)
     request = request_from_args(args, (512, 512), init_image, mask_image)  # validates before any loading
+    _check_outputs(args, request)
     if getattr(args, "backend", ""):  # ComfyUI servers do the work; no torch here
         from sdstudio.bridge.comfy.command import run_generation
 
         return run_generation(args, request, output_dir())
-    _check_outputs(args, request)
+    from sdstudio.engine.checkpoint_format import check_model_file
+
+    check_model_file(request.model)  # a hostile header is one line before torch loads
     from sdstudio.engine.engine import Engine  # only now: bad input is answered without loading torch
 
     progress = Progress()
