@@ -14,11 +14,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QColor, QFont, QKeyEvent, QSyntaxHighlighter, QTextCharFormat, QTextCursor, QTextDocument
-from PySide6.QtWidgets import QPlainTextEdit
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QHelpEvent,
+    QKeyEvent,
+    QSyntaxHighlighter,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
+from PySide6.QtWidgets import QPlainTextEdit, QToolTip
 
-from sdstudio.engine.prompt_syntax import Span, SpanKind, prompt_spans
+from sdstudio.engine.prompt_syntax import Span, SpanKind, lora_tag, prompt_spans
+from sdstudio.errors import InputError
 
 ATTENTION_STEP = 0.1  # A1111's keyedit_precision_attention
 EXTRA_NETWORK_STEP = 0.05  # A1111's keyedit_precision_extra (inside <lora:...>)
@@ -201,6 +211,38 @@ class PromptHighlighter(QSyntaxHighlighter):
         self._parsed = None
         self.rehighlight()
 
+    def describe_at(self, text: str, index: int) -> str:
+        """What the character at `index` of the prompt means, for a hover tooltip ("" for plain text):
+        nested brackets multiply, so the weight a word really gets is not always obvious."""
+        for span in prompt_spans(text):
+            if not span.start <= index < span.end:
+                continue
+            if span.kind is SpanKind.LORA:
+                return self._describe_lora(text[span.start : span.end])
+            if span.kind is SpanKind.NETWORK:
+                return "An extra-network tag sdstudio does not use: it is removed from the prompt"
+            if span.kind is SpanKind.BREAK:
+                return "BREAK: the text after it starts a new 75-token chunk"
+            if span.kind is SpanKind.TEXT:
+                words = []
+                if self._embeddings is not None:
+                    words = [m for m in self._embeddings.finditer(text, span.start, span.end)
+                             if m.start() <= index < m.end()]
+                embedding = f"Embedding {words[0].group(0)}" if words else ""
+                weight = f"Weight {span.weight:.3g}" if span.weight != 1.0 else ""
+                return " \u00b7 ".join(part for part in (embedding, weight) if part)
+        return ""
+
+    def _describe_lora(self, tag: str) -> str:
+        try:
+            lora = lora_tag(tag.strip("<>").split(":")[1:])
+        except InputError as error:
+            return str(error)
+        weights = (f"weight {lora.te_weight:g}" if lora.te_weight == lora.unet_weight
+                   else f"text encoder {lora.te_weight:g}, UNet {lora.unet_weight:g}")
+        missing = self._loras is not None and lora.name.strip().lower() not in self._loras
+        return f"LoRA {lora.name}, {weights}" + (": not installed here" if missing else "")
+
     def ranges(self, text: str) -> list[tuple[int, int, QTextCharFormat]]:
         """(start, end, format) in document positions for the whole prompt `text`, cached."""
         if self._parsed is None or self._parsed[0] != text:
@@ -274,7 +316,9 @@ class PromptEditor(QObject):
         super().__init__(edit)
         self.edit = edit
         self.highlighter = PromptHighlighter(edit.document())
+        self._viewport = edit.viewport()  # kept: asking the edit for it while it is being destroyed crashes
         edit.installEventFilter(self)
+        self._viewport.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         if watched is self.edit and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
@@ -284,7 +328,27 @@ class PromptEditor(QObject):
                     self.change_weight(up)
                 event.accept()  # a window shortcut on Ctrl+Up must not take the key from the prompt
                 return True
+        if event.type() == QEvent.Type.ToolTip and watched is self._viewport:
+            self._show_tooltip(event)  # type: ignore[arg-type]
+            return True
         return super().eventFilter(watched, event)
+
+    def tooltip_at(self, position: QPoint) -> str:
+        """The explanation for the character under a viewport position."""
+        text = self.edit.toPlainText()
+        cursor = self.edit.cursorForPosition(position)
+        rect = self.edit.cursorRect(cursor)
+        index = _py_index(text, cursor.position())
+        if position.x() < rect.left() and index > 0:  # the cursor lands after the character hovered
+            index -= 1
+        return self.highlighter.describe_at(text, index) if index < len(text) else ""
+
+    def _show_tooltip(self, event: QHelpEvent) -> None:
+        tip = self.tooltip_at(event.pos())
+        if tip:
+            QToolTip.showText(event.globalPos(), tip, self.edit.viewport())
+        else:
+            QToolTip.hideText()
 
     def change_weight(self, up: bool) -> bool:
         """Ctrl+Up/Down on the selection or the word at the cursor; one undo step. False: nothing to weight."""

@@ -161,3 +161,22 @@ def test_a_lora_tag_naming_no_installed_file_is_red(qtbot):
     assert _colour_at(edit, text.index("<lora:ink")) == (LORA_COLOR, False)
     assert _colour_at(edit, text.index("Jinx")) == (MISSING_COLOR, True)
     assert _colour_at(edit, text.index("InkStyle")) == (LORA_COLOR, False)
+
+
+def test_hovering_says_what_weight_a_word_really_gets(qtbot):
+    text = "((red:1.5) car) <lora:ink:0.8:0.5> <lora:jinx:1> BREAK EasyNegative, sky"
+    edit, editor = _editor(qtbot, text)
+    editor.set_lora_names(["ink"])
+    editor.set_embedding_names(["easynegative"])
+    describe = editor.highlighter.describe_at
+    assert describe(text, text.index("red")) == "Weight 1.65"  # 1.5 inside a (...) group: x 1.1
+    assert describe(text, text.index("car")) == "Weight 1.1"
+    assert describe(text, text.index("ink")) == "LoRA ink, text encoder 0.8, UNet 0.5"
+    assert describe(text, text.index("jinx")) == "LoRA jinx, weight 1: not installed here"
+    assert describe(text, text.index("BREAK")).startswith("BREAK: the text after it starts a new 75-token chunk")
+    assert describe(text, text.index("Negative")) == "Embedding EasyNegative"
+    assert describe(text, text.index("sky")) == ""
+    edit.resize(900, 80)
+    cursor = edit.textCursor()
+    cursor.setPosition(text.index("car") + 1)
+    assert editor.tooltip_at(edit.cursorRect(cursor).center()) == "Weight 1.1"  # what the mouse is over
