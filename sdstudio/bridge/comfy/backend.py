@@ -19,14 +19,14 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from sdstudio.bridge.comfy.batch import BatchRun, ComfyImage
+from sdstudio.bridge.comfy.batch import BatchRun, ComfyImage, find_checkpoint
 from sdstudio.bridge.comfy.connection import ComfyConnection, ServerStatus, connect_all
 from sdstudio.bridge.comfy.events import Preview
 from sdstudio.bridge.comfy.results import save_result
 from sdstudio.bridge.comfy.samplers import available_samplers
 from sdstudio.bridge.handle import JobHandle
-from sdstudio.bridge.jobs import GenerateJob
-from sdstudio.bridge.messages import JobResult, PreviewFrame, SavedImage
+from sdstudio.bridge.jobs import GenerateJob, LoadJob
+from sdstudio.bridge.messages import JobResult, ModelLoaded, PreviewFrame, SavedImage
 from sdstudio.bridge.protocol import Capabilities, Capability, ModelEntry
 from sdstudio.bridge.qimage import pil_to_qimage
 from sdstudio.errors import Cancelled, SdStudioError
@@ -91,16 +91,22 @@ class ComfyBackend(QObject):
         return names or ()
 
     def submit(self, job: Any, parent: QObject | None = None) -> JobHandle:
+        """Start `job`; a refusal is reported on the next turn of the loop, once the caller has
+        connected to the handle (a signal emitted inside submit() would reach nobody)."""
         handle = JobHandle(job, parent)
+        loop = asyncio.get_event_loop()
+        if isinstance(job, LoadJob):
+            loop.call_soon(self._load, handle, job)
+            return handle
         if not isinstance(job, GenerateJob):
-            handle.report_failed(f"{job.describe()} is not available on the ComfyUI backend")
+            loop.call_soon(handle.report_failed, f"{job.describe()} is not available on the ComfyUI backend")
             return handle
         lead = _Lead()
         try:
             batch = BatchRun(self.connections, job.request, on_step=self._stepper(handle, job.request, lead),
                              on_preview=self._previewer(handle, job.request, lead))
         except SdStudioError as error:
-            handle.report_failed(str(error))
+            loop.call_soon(handle.report_failed, str(error))
             return handle
         task = asyncio.get_event_loop().create_task(self._run(handle, batch))
         self._tasks[handle] = task
@@ -123,6 +129,17 @@ class ComfyBackend(QObject):
             await connection.close()
 
     # --- one job ---------------------------------------------------------------------------------
+
+    def _load(self, handle: JobHandle, job: LoadJob) -> None:
+        """The server loads its models itself, on first use: a load job only checks the name."""
+        first = self.connections[0]
+        try:
+            name = find_checkpoint(job.model, first.client.info.checkpoints, first.url)
+        except SdStudioError as error:
+            handle.report_failed(str(error))
+            return
+        handle.report_done(ModelLoaded(handle.job_id, name, first.client.stats.summary))
+        self.model_ready.emit(name, first.client.stats.summary)
 
     async def _run(self, handle: JobHandle, batch: BatchRun) -> None:
         started = time.perf_counter()
