@@ -185,11 +185,14 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from sdstudio.io.images import read_parameters_text
+    from sdstudio.io.images import read_parameters, read_parameters_text
 
     text = read_parameters_text(args.image)
     if text is None:
         print(f"sdstudio: {args.image} carries no generation parameters", file=sys.stderr)
         return 1
     print(text)
+    parsed = read_parameters(args.image)
+    if parsed is not None and parsed.unreadable:  # shown above as the file has them; they restore nothing
+        print(f"sdstudio: unreadable in this image: {', '.join(parsed.unreadable)}", file=sys.stderr)
     return 0

@@ -44,6 +44,7 @@ class GalleryEntry:
     request: GenerationRequest | None
     model: str | None = None
     parameters: str | None = None
+    unreadable: tuple[str, ...] = ()  # settings the file states but that could not be read (`Steps: inf`)
 
     @property
     def seed(self) -> int | None:
@@ -58,7 +59,8 @@ def entry_from_file(path: Path) -> GalleryEntry:
         parsed = None
     if parsed is None:
         return GalleryEntry(path, None)
-    return GalleryEntry(path, parsed.apply_to(GenerationRequest(prompt="")), parsed.model)
+    return GalleryEntry(path, parsed.apply_to(GenerationRequest(prompt="")), parsed.model,
+                        unreadable=parsed.unreadable)
 
 
 def thumbnail(source: QImage | Path, side: int = THUMB) -> QPixmap:
@@ -221,6 +223,8 @@ class Gallery(QWidget):
             r = entry.request
             prompt = r.prompt if len(r.prompt) < 120 else r.prompt[:117] + "..."
             lines += [prompt, f"{r.sampler}, {r.steps} steps, CFG {r.cfg_scale:g}, seed {r.seed}, {r.width}x{r.height}"]
+        if entry.unreadable:
+            lines.append(f"unreadable (not restored): {', '.join(entry.unreadable)}")
         return "\n".join(lines)
 
     def load_folder(self, folder: Path, limit: int) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from sdstudio.io.images import save_image
-from sdstudio.ui.gallery import Gallery, entry_from_file
+from sdstudio.ui.gallery import ENTRY_ROLE, Gallery, entry_from_file
 from tests.fuzz.hostile_files import broken_images, odd_metadata_images, png
 
 EXPECTED_PROMPTS = {
@@ -41,6 +41,10 @@ def test_gallery_loads_a_folder_of_hostile_files(qtbot, tmp_path):
         assert entries[name].request is not None and entries[name].request.prompt == prompt, name
     restored = entries["a1111-inf.png"].request
     assert (restored.steps, restored.seed) == (20, 0)  # Steps: inf, Seed: 1e999 are unreadable: defaults kept
+    assert set(entries["a1111-inf.png"].unreadable) == {"Steps", "CFG scale", "Seed", "Size"}
+    item = next(gallery.list.item(i) for i in range(gallery.count())
+                if gallery.list.item(i).data(ENTRY_ROLE).path.name == "a1111-inf.png")
+    assert "unreadable (not restored): Steps, CFG scale, Seed, Size" in item.toolTip()
     assert entries["zz-last-good.png"].request.steps == 4
     assert entries["a1111-long-line.png"].request.prompt.startswith("a cat\na a a")  # no settings: all prompt
     for name in broken_images():
