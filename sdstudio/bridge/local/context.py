@@ -24,6 +24,9 @@ class JobContext:
     handle: JobHandle
     output_dir: Callable[[], Path] | None
     on_load: Callable[[LoadEvent], None]
+    # The engine thread's lock, held while a finished image is written: quitting waits for it
+    # and then keeps it, so the process exit never cuts a file (EngineThread.stop).
+    writing: threading.Lock = field(default_factory=threading.Lock)
     started: float = field(default_factory=time.perf_counter)
     saved: list[SavedImage] = field(default_factory=list)  # this job's images on disk, in order
 
@@ -65,7 +68,8 @@ class JobContext:
         parameters = format_parameters(generated.request, generated.model_name)
         for key, value in (extra_parameters or {}).items():
             parameters += f", {key}: {value}"
-        path = save_output(generated.image, self.output_dir(), generated.seed, parameters)  # name claimed atomically
+        with self.writing:  # the name is claimed atomically
+            path = save_output(generated.image, self.output_dir(), generated.seed, parameters)
         saved = SavedImage(path, pil_to_qimage(generated.image), generated.request, parameters, generated.seed,
                            generated.elapsed)
         self.saved.append(saved)

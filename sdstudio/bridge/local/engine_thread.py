@@ -9,6 +9,7 @@ usable for the next job.
 from __future__ import annotations
 
 import queue
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,8 @@ class EngineThread(QThread):
         self._engine_factory = engine_factory
         self._jobs: queue.Queue = queue.Queue()
         self.current: JobHandle | None = None
+        self.writing = threading.Lock()  # held by a job while it writes a finished file (see stop)
+        self._writes_held = False
 
     def enqueue(self, handle: JobHandle) -> None:
         if handle.kind not in self._handlers:
@@ -62,9 +65,17 @@ class EngineThread(QThread):
         super().start(*args)
 
     def stop(self, timeout_ms: int) -> bool:
-        """End the thread after the running job (which the caller has cancelled). True if it ended."""
+        """End the thread after the running job (which the caller has cancelled). True if it ended.
+
+        False means it is still inside a model load or a long step; it then writes nothing more
+        (a file being written is finished first), so a quitting process may exit under it."""
         self._jobs.put(_STOP)
-        return self.wait(timeout_ms) if self.isRunning() else True
+        if not self.isRunning() or self.wait(timeout_ms):
+            return True
+        if not self._writes_held:
+            self.writing.acquire()
+            self._writes_held = True
+        return False
 
     # --- engine thread ----------------------------------------------------------------------
 
@@ -94,7 +105,7 @@ class EngineThread(QThread):
 
     def _run_job(self, engine, handle: JobHandle) -> None:
         handle.report_started()
-        context = JobContext(handle, self._output_dir, self._report_load)
+        context = JobContext(handle, self._output_dir, self._report_load, writing=self.writing)
         previous_model = getattr(engine, "model", None)
         try:
             result = self._handlers[handle.kind](engine, handle.job, context)

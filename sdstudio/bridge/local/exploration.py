@@ -214,10 +214,11 @@ class ExplorationJobs:
         written: tuple[Path, ...] = ()
         path = Path(job.path) if job.path is not None else None
         if path is not None:
-            if job.format == "png":
-                written = tuple(write_frames(images, path))
-            else:
-                written = (write_animation(images, path, float(job.fps)),)
+            with context.writing:
+                if job.format == "png":
+                    written = tuple(write_frames(images, path))
+                else:
+                    written = (write_animation(images, path, float(job.fps)),)
         return WalkResult(context.job_id, job.walk, tuple(pil_to_qimage(image) for image in images), path, written,
                           context.elapsed(), tuple(times))
 
