@@ -1,6 +1,6 @@
-"""Several servers: a batch shared between two, and a server that dies under a job.
+"""Several servers: a batch shared between two, and a server that dies or restarts under a job.
 
-The kill test is last: it kills this module's second server."""
+The fault tests come last: they kill this module's second server (the restart test brings it back)."""
 
 from __future__ import annotations
 
@@ -71,3 +71,28 @@ def test_server_killed_mid_job_fails_that_job_clearly_and_the_rest_goes_on(comfy
     assert unreachable.startswith(f"cannot reach the ComfyUI server at {second_server.url}: ")
     assert "\n" not in unreachable
     assert after.image.size == (64, 64)
+
+
+def test_server_restarted_mid_job_says_the_job_is_lost(second_server):
+    """The websocket comes back (same port), but the restarted server has no record of our prompt."""
+
+    async def restart_mid_job():
+        if second_server.process is None or second_server.process.poll() is not None:
+            await asyncio.to_thread(second_server.start)
+        connection = await ComfyConnection.open(second_server.url, backoff=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 16.0))
+        try:
+            first_step = asyncio.Event()
+            job = asyncio.ensure_future(BatchRun([connection], small_request(steps=400, seed=71),
+                                                 on_step=lambda i, step, total: first_step.set()).run())
+            await first_step.wait()
+            second_server.kill()
+            await asyncio.to_thread(second_server.start)
+            with pytest.raises(ConnectionLost) as lost:
+                await job
+            return str(lost.value), connection.state
+        finally:
+            await connection.close()
+
+    message, state = run(restart_mid_job())
+    assert message == f"the ComfyUI server at {second_server.url} lost the job (it restarted?); generate again"
+    assert state is ConnectionState.CONNECTED  # and the next job can go there
