@@ -79,7 +79,7 @@ def test_our_settings_mean_the_same_image_as_a_hand_built_graph(comfy_server, ch
             ours = await BatchRun([connection], small_request(sampler="Euler a", seed=4242)).run()
             steps = []
             (theirs,) = await connection.run_prompt(hand_built_graph(checkpoint_name, 4242),
-                                                    on_progress=lambda step, total: steps.append(step))
+                                                    on_progress=lambda step, total, node: steps.append(step))
             return ours[0].image, theirs, steps
         finally:
             await connection.close()
@@ -181,7 +181,7 @@ def test_cancel_through_the_connection_raises_cancelled(comfy_server):
             started = asyncio.Event()
             prompt = asyncio.ensure_future(connection.run_prompt(
                 generation_graph(graph.request, graph.checkpoint, _euler(), _no_uploads()),
-                on_progress=lambda step, total: started.set()))
+                on_progress=lambda step, total, node: started.set()))
             await started.wait()
             await connection.cancel(connection._running)
             with pytest.raises(Cancelled):
@@ -209,3 +209,20 @@ def test_unknown_checkpoint_and_sampler_are_clear_errors(comfy_server, checkpoin
         run(generate(comfy_server.url, small_request(model="nope")))
     with pytest.raises(InputError, match="sampler 'PNDM' is not available on the ComfyUI server at .*Euler a"):
         run(generate(comfy_server.url, small_request(sampler="PNDM")))
+
+
+def test_hires_fix_runs_both_passes_as_one_run_of_steps(comfy_server):
+    from sdstudio.engine.requests import HiresFix, Upscaler
+
+    steps = []
+    request = small_request(seed=81, hires=HiresFix(scale=1.5, steps=2, denoise=0.5))
+    (result,) = run(generate(comfy_server.url, request, on_step=lambda i, step, total: steps.append((step, total))))
+    assert result.image.size == (96, 96)
+    assert steps == [(step, 6) for step in range(1, 7)]
+    kinds = [node["class_type"] for node in result.graph.values()]
+    assert kinds.count("KSampler") == 2 and "LatentUpscale" in kinds
+
+    lanczos = small_request(hires=HiresFix(scale=2.0, upscaler=Upscaler.LANCZOS)).validated()
+    graph = generation_graph(lanczos, "m.safetensors", _euler(), _no_uploads())
+    scale = next(node for node in graph.values() if node["class_type"] == "ImageScale")["inputs"]
+    assert (scale["upscale_method"], scale["width"], scale["height"]) == ("lanczos", 128, 128)

@@ -32,14 +32,13 @@ from sdstudio.bridge.qimage import pil_to_qimage
 from sdstudio.errors import Cancelled, SdStudioError
 
 COMFY_CAPABILITIES = frozenset({Capability.TXT2IMG, Capability.IMG2IMG, Capability.INPAINT, Capability.PREVIEWS,
-                                Capability.CLIP_SKIP})
+                                Capability.CLIP_SKIP, Capability.HIRES})
 WHY_NOT = {
     Capability.LATENT_BLEND: "latent blending runs on this computer's engine, not on a ComfyUI server",
     Capability.WALK: "walk export runs on this computer's engine, not on a ComfyUI server",
     Capability.TRAJECTORY: "a ComfyUI server does not send per-step latents back (only previews)",
     Capability.LORA: "LoRAs are not sent to ComfyUI servers yet",
     Capability.EMBEDDINGS: "embeddings are not sent to ComfyUI servers yet",
-    Capability.HIRES: "hires fix is not available on the ComfyUI backend yet",
     Capability.VAE: "the ComfyUI backend uses each checkpoint's own VAE",
     Capability.MODEL_FOLDERS: "the models are the server's checkpoints (its models/checkpoints folder)",
 }
@@ -188,8 +187,9 @@ class ComfyBackend(QObject):
             if index != lead.index:
                 return  # another server's image: the canvas shows the batch in order
             image = QImage.fromData(preview.data, preview.format)
-            handle.report_preview(PreviewFrame(handle.job_id, index, lead.steps.get(index, 0), request.steps,
-                                               time.perf_counter() - started, None if image.isNull() else image))
+            frame = PreviewFrame(handle.job_id, index, lead.steps.get(index, 0), lead.total or request.steps,
+                                 time.perf_counter() - started, None if image.isNull() else image)
+            handle.report_preview(frame)
 
         return on_preview
 
@@ -208,11 +208,12 @@ class _Lead:
 
     def __init__(self) -> None:
         self.index = 0
+        self.total = 0  # steps per image (both passes of a hires fix)
         self.steps: dict[int, int] = {}
 
     def update(self, index: int, step: int, total: int) -> bool:
         """Record a step; True when it is the followed image's (then move on past finished ones)."""
-        self.steps[index] = step
+        self.steps[index], self.total = step, total
         followed = index == self.index
         while self.steps.get(self.index, 0) >= total:
             self.index += 1

@@ -23,7 +23,13 @@ from sdstudio.bridge.comfy.errors import ConnectionLost, ServerUnreachable
 from sdstudio.bridge.comfy.events import Preview
 from sdstudio.bridge.comfy.results import finished_image, sized_image, sized_mask
 from sdstudio.bridge.comfy.samplers import comfy_sampler
-from sdstudio.bridge.comfy.workflow import Uploads, generation_graph, is_inpainting_checkpoint, unsupported
+from sdstudio.bridge.comfy.workflow import (
+    Uploads,
+    generation_graph,
+    is_inpainting_checkpoint,
+    sampler_steps,
+    unsupported,
+)
 from sdstudio.engine.requests import GenerationRequest, Mode
 from sdstudio.errors import InputError
 
@@ -136,9 +142,16 @@ class BatchRun:
         inpaint_model = is_inpainting_checkpoint(self.checkpoint) and info.has_inpaint_conditioning
         sampler = comfy_sampler(request.sampler, info.samplers, info.schedulers, connection.url)
         graph = generation_graph(request, self.checkpoint, sampler, uploads, inpaint_model)
+        passes = sampler_steps(graph)
+        all_steps = sum(steps for _, steps in passes.values())
+
+        def on_progress(step: int, total: int, node: str | None) -> None:
+            before, _ = passes.get(node or "", (0, total))
+            if self.on_step is not None:
+                self.on_step(index, before + step, all_steps if node in passes else total)
+
         images = await connection.run_prompt(
-            graph,
-            on_progress=None if self.on_step is None else lambda step, total: self.on_step(index, step, total),
+            graph, on_progress=on_progress,
             on_preview=None if self.on_preview is None else lambda preview: self.on_preview(index, preview),
         )
         return ComfyImage(index, finished_image(request, images[0]), request, self.checkpoint, graph,

@@ -74,7 +74,7 @@ class _Deleted:
     """Our queue delete removed the prompt before it ran: the server will say nothing more."""
 
 
-ProgressListener = Callable[[int, int], None]  # step, total
+ProgressListener = Callable[[int, int, str | None], None]  # step, total, sampler node id
 PreviewListener = Callable[[Preview], None]
 
 
@@ -246,8 +246,8 @@ class ComfyConnection:
         while True:
             event = await queue.get()
             match event:
-                case ProgressEvent(value=value, maximum=maximum) if on_progress is not None:
-                    on_progress(value, maximum)
+                case ProgressEvent(value=value, maximum=maximum, node=node) if on_progress is not None:
+                    on_progress(value, maximum, node)
                 case Preview() if on_preview is not None:
                     on_preview(event)
                 case Executing(node=None):

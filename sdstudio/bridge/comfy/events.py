@@ -47,6 +47,7 @@ class ProgressEvent:
     prompt_id: str | None
     value: int
     maximum: int
+    node: str | None = None  # the sampler node running (a hires graph has two)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,9 @@ def _parse(kind: str, data: dict[str, Any]) -> Event | None:
             node = data.get("node")
             return Executing(str(prompt_id), None if node is None else str(node))
         case "progress":
-            return ProgressEvent(None if prompt_id is None else str(prompt_id), int(data["value"]), int(data["max"]))
+            node = data.get("node")
+            return ProgressEvent(None if prompt_id is None else str(prompt_id), int(data["value"]), int(data["max"]),
+                                 None if node is None else str(node))
         case "executed":
             return Executed(str(prompt_id), str(data.get("node")), image_refs(data.get("output") or {}))
         case "execution_error":

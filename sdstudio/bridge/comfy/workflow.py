@@ -3,6 +3,8 @@
 API format: `{node_id: {"class_type": ..., "inputs": {...}}}`, a link being `[node_id, output]`.
 txt2img: CheckpointLoaderSimple -> CLIPTextEncode x2 -> EmptyLatentImage -> KSampler -> VAEDecode.
 img2img: LoadImage (an uploaded input) -> VAEEncode, KSampler denoise = strength.
+hires fix: the first pass upscaled (LatentUpscale, or VAEDecode -> ImageScale lanczos -> VAEEncode),
+then a second KSampler at the hires denoise.
 inpaint: a normal model gets SetLatentNoiseMask (ComfyUI re-noises the kept region every step);
 a 9-channel inpainting model gets InpaintModelConditioning (mask and masked image as conditioning).
 One graph makes one image: a batch is one graph per seed, so that each image has its own seed
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdstudio.bridge.comfy.samplers import ComfySampler
-from sdstudio.engine.requests import GenerationRequest, Mode
+from sdstudio.engine.requests import GenerationRequest, Mode, Upscaler, hires_size
 from sdstudio.errors import InputError
 
 Link = list[Any]  # [node_id, output_index]
@@ -49,8 +51,6 @@ def is_inpainting_checkpoint(name: str) -> bool:
 
 def unsupported(request: GenerationRequest) -> str | None:
     """Why a request cannot run from core nodes here, or None."""
-    if request.hires is not None:
-        return "hires fix is not available on the ComfyUI backend yet; turn it off"
     if request.vae:
         return "a separate VAE is not available on the ComfyUI backend yet; use the checkpoint's own"
     return None
@@ -92,9 +92,41 @@ def generation_graph(request: GenerationRequest, checkpoint: str, sampler: Comfy
                 latent = [graph.add("SetLatentNoiseMask", samples=encoded, mask=mask), 0]
         else:
             latent = [graph.add("VAEEncode", pixels=pixels, vae=vae), 0]
-    sampled = graph.add("KSampler", model=model, positive=positive, negative=negative, latent_image=latent,
-                        seed=request.seed, steps=request.steps, cfg=float(request.cfg_scale),
-                        sampler_name=sampler.sampler_name, scheduler=sampler.scheduler, denoise=denoise)
-    decoded = graph.add("VAEDecode", samples=[sampled, 0], vae=vae)
+    settings = dict(model=model, positive=positive, negative=negative, seed=request.seed, cfg=float(request.cfg_scale),
+                    sampler_name=sampler.sampler_name, scheduler=sampler.scheduler)
+    sampled = [graph.add("KSampler", latent_image=latent, steps=request.steps, denoise=denoise, **settings), 0]
+    if request.hires is not None and request.mode is Mode.TXT2IMG:
+        sampled = _hires_pass(graph, request, sampled, vae, settings)
+    decoded = graph.add("VAEDecode", samples=sampled, vae=vae)
     graph.add(OUTPUT_NODE, images=[decoded, 0])
     return graph.nodes
+
+
+def _hires_pass(graph: Graph, request: GenerationRequest, latent: Link, vae: Link, settings: dict[str, Any]) -> Link:
+    """A1111's hires fix from core nodes: upscale the first pass to the hires size (in latent space,
+    bicubic; or decoded, Lanczos, encoded again), then a second KSampler at the hires denoise."""
+    hires = request.hires
+    assert hires is not None
+    width, height = hires_size(request.width, request.height, hires.scale)
+    if hires.upscaler is Upscaler.LANCZOS:
+        pixels = [graph.add("VAEDecode", samples=latent, vae=vae), 0]
+        scaled = [graph.add("ImageScale", image=pixels, upscale_method="lanczos", width=width, height=height,
+                            crop="disabled"), 0]
+        upscaled = [graph.add("VAEEncode", pixels=scaled, vae=vae), 0]
+    else:
+        upscaled = [graph.add("LatentUpscale", samples=latent, upscale_method="bicubic", width=width, height=height,
+                              crop="disabled"), 0]
+    steps = hires.steps or request.steps
+    return [graph.add("KSampler", latent_image=upscaled, steps=steps, denoise=float(hires.denoise), **settings), 0]
+
+
+def sampler_steps(graph: dict[str, dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Each KSampler's (steps before it, its steps), in graph order: progress over both hires passes
+    as one rising run of steps, as our engine reports it."""
+    offsets: dict[str, tuple[int, int]] = {}
+    done = 0
+    for node_id, node in graph.items():
+        if node["class_type"] == "KSampler":
+            offsets[node_id] = (done, int(node["inputs"]["steps"]))
+            done += int(node["inputs"]["steps"])
+    return offsets
