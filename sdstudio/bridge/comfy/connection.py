@@ -221,7 +221,15 @@ class ComfyConnection:
 
         Raises ServerError (rejected graph, node error), ConnectionLost, or Cancelled (after cancel())."""
         await self.ensure_connected()
-        prompt_id = await self.client.queue_prompt(graph)
+        posting = asyncio.ensure_future(self.client.queue_prompt(graph))
+        try:
+            prompt_id = await asyncio.shield(posting)
+        except asyncio.CancelledError:  # cancelled while queueing: the prompt may be queued all the same
+            with contextlib.suppress(ServerError):
+                orphan = await posting
+                await self.cancel(orphan)
+                self._cancelled.discard(orphan)
+            raise
         queue: asyncio.Queue = asyncio.Queue()
         for event in self._early.pop(prompt_id, ()):
             queue.put_nowait(event)
