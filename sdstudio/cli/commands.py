@@ -174,10 +174,10 @@ def run_models(args: argparse.Namespace) -> int:
         from sdstudio.bridge.comfy.command import run_models as run_server_models
 
         return run_server_models(args.backend)
-    from sdstudio.engine.discovery import discover_models
+    from sdstudio.engine.discovery import discover_all_networks, discover_models
 
     models = discover_models()
-    for info in models:
+    for info in [*models, *discover_all_networks()]:  # kind: diffusers/safetensors/ckpt, then lora/embedding/vae
         print(f"{info.name}\t{info.kind}\t{info.path}")
     if not models:
         print("no models found: put a .safetensors file or a diffusers folder in checkpoints/", file=sys.stderr)

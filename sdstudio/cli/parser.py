@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from sdstudio.bridge.comfy.cli_options import add_backend_option
 from sdstudio.cli import commands as handlers
+from sdstudio.cli.studio_options import add_hires_options, add_network_options, add_outpaint_command, run_outpaint
 from sdstudio.engine.requests import SAMPLER_NAMES
 
 EXIT_BAD_INPUT = 2
@@ -39,6 +40,7 @@ def _generation_options(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=None, help="output .png/.jpg/.webp; default: outputs/NNNNN-SEED.png"
     )
     parser.add_argument("--previews", type=Path, default=None, help="write every step's preview into this folder")
+    add_network_options(parser)
     add_backend_option(parser)
 
 
@@ -48,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="text to image")
     _generation_options(generate)
+    add_hires_options(generate)
     generate.set_defaults(handler=handlers.run_generate)
 
     img2img = commands.add_parser("img2img", help="image to image")
@@ -63,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     inpaint.add_argument("--mask", type=Path, required=True, help="white = repaint, black = keep")
     inpaint.add_argument("--strength", type=float, default=1.0)
     inpaint.add_argument("--feather", type=int, default=8, help="pixels of soft edge when pasting back")
+
+    add_outpaint_command(commands, _generation_options, run_outpaint)
 
     interpolate = commands.add_parser("interpolate", help="walk between two images' VAE latents")
     interpolate.set_defaults(handler=handlers.run_interpolate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from sdstudio.cli.studio_options import with_studio_options
 from sdstudio.engine.requests import GenerationRequest
 
 
@@ -16,7 +17,7 @@ def request_from_args(
     img2img/inpaint, else `default_size` (the model's native size)."""
     if init_image is not None:
         default_size = (init_image.width - init_image.width % 8, init_image.height - init_image.height % 8)
-    return GenerationRequest(
+    request = GenerationRequest(
         prompt=args.prompt,
         negative_prompt=args.negative,
         model=args.model,
@@ -31,4 +32,5 @@ def request_from_args(
         init_image=init_image,
         mask_image=mask_image,
         mask_feather=getattr(args, "feather", 8),
-    ).validated()
+    )
+    return with_studio_options(args, request).validated()

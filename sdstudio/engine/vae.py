@@ -15,7 +15,6 @@ same VAE costs nothing.
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
@@ -25,25 +24,10 @@ from diffusers.loaders.single_file_utils import SingleFileComponentError
 
 from sdstudio import RESOURCES_DIR
 from sdstudio.engine.components import LoadedModel
+from sdstudio.engine.vae_files import resolve_vae
 from sdstudio.errors import ModelError
 
-VAE_SUFFIXES = (".safetensors", ".ckpt", ".pt")
 CONFIG_FAMILIES = {"sd1": "sd1", "sd2": "sd2", "sdxl": "sdxl"}
-
-
-def resolve_vae(name_or_path: str) -> Path:
-    """A VAE file from a path or a name in the VAE folders (`sdstudio models` lists them)."""
-    text = name_or_path.strip()
-    path = Path(text).expanduser()
-    if path.is_file():
-        if path.suffix.lower() not in VAE_SUFFIXES:
-            raise ModelError(f"VAE '{text}' is not a .safetensors/.ckpt/.pt file")
-        return path
-    if path.suffix.lower() in VAE_SUFFIXES or os.sep in text:
-        raise ModelError(f"VAE file '{text}' does not exist")
-    from sdstudio.engine.discovery import resolve_network
-
-    return resolve_network("vae", text).path
 
 
 def _config_source(model: LoadedModel) -> tuple[str, str]:

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sdstudio import __version__
-from sdstudio.engine.requests import GenerationRequest, Mode, canonical_sampler
+from sdstudio.engine.requests import GenerationRequest, HiresFix, Mode, Upscaler, canonical_sampler
 from sdstudio.errors import InputError
+from sdstudio.io.resources import Missing, missing_resources, network_settings, parse_hash_list, vae_name, vae_settings
 
 NEGATIVE_PREFIX = "Negative prompt:"
 # One `Key: value` pair of the settings line; a value is a JSON string or runs to the next comma.
@@ -72,17 +73,39 @@ def format_parameters(request: GenerationRequest, model_name: str) -> str:
         "Seed": request.seed,
         "Size": f"{request.width}x{request.height}",
         "Model": model_name,
+        **vae_settings(request),
     }
     if request.mode is not Mode.TXT2IMG:
         settings["Denoising strength"] = _number(float(request.strength))
     if request.mode is Mode.INPAINT:
         settings["Mask blur"] = request.mask_feather
+    settings.update(_hires_and_network_settings(request))
     settings["Version"] = f"sdstudio {__version__}"
     lines = [request.prompt]
     if request.negative_prompt:
         lines.append(f"{NEGATIVE_PREFIX} {request.negative_prompt}")
     lines.append(", ".join(f"{key}: {quote(str(value))}" for key, value in settings.items()))
     return "\n".join(lines)
+
+
+UPSCALER_WORDS = {Upscaler.LATENT: "Latent (bicubic)", Upscaler.LANCZOS: "Lanczos"}  # A1111's names for ours
+
+
+def _hires_and_network_settings(request: GenerationRequest) -> dict[str, Any]:
+    """Clip skip, hires fix, Lora hashes and TI hashes, in the order and words A1111 writes them."""
+    settings: dict[str, Any] = {}
+    hires = request.hires if request.mode is Mode.TXT2IMG else None
+    if hires is not None:
+        settings["Denoising strength"] = _number(float(hires.denoise))
+    if request.clip_skip > 1:
+        settings["Clip skip"] = request.clip_skip
+    if hires is not None:
+        settings["Hires upscale"] = _number(float(hires.scale))
+        if hires.steps:
+            settings["Hires steps"] = hires.steps
+        settings["Hires upscaler"] = UPSCALER_WORDS.get(Upscaler(hires.upscaler), str(hires.upscaler))
+    settings.update(network_settings(request))
+    return settings
 
 
 @dataclass(frozen=True)
@@ -158,6 +181,46 @@ class ParsedParameters:
                 continue
         return name
 
+    @property
+    def clip_skip(self) -> int | None:
+        return self._int("Clip skip")
+
+    @property
+    def vae(self) -> str | None:
+        """The VAE's name to look up (A1111 writes its file name, suffix included)."""
+        stated = str(self.settings.get("VAE", "")).strip()
+        return vae_name(stated) if stated and stated.lower() not in ("none", "automatic") else None
+
+    @property
+    def hires(self) -> HiresFix | None:
+        """Hires fix from `Hires upscale` (or `Hires resize: WxH`), `Hires steps`, `Hires upscaler` and
+        `Denoising strength` (A1111's default 0.7 when absent); an upscaler we lack becomes Lanczos."""
+        scale = self._float("Hires upscale")
+        resize = re.fullmatch(r"\s*(\d{1,9})\s*x\s*(\d{1,9})\s*", str(self.settings.get("Hires resize", "")))
+        if scale is None and resize and self.width:
+            scale = int(resize.group(1)) / self.width
+        if scale is None:
+            return None
+        word = str(self.settings.get("Hires upscaler", "")).strip().lower()
+        upscaler = Upscaler.LATENT if word.startswith("latent") else Upscaler.LANCZOS
+        denoise = self._float("Denoising strength")
+        return HiresFix(scale=scale, steps=self._int("Hires steps") or 0,
+                        denoise=0.7 if denoise is None else denoise, upscaler=upscaler)
+
+    @property
+    def lora_hashes(self) -> dict[str, str]:
+        return parse_hash_list(str(self.settings.get("Lora hashes", "")))
+
+    @property
+    def embedding_hashes(self) -> dict[str, str]:
+        return parse_hash_list(str(self.settings.get("TI hashes", "")))
+
+    @property
+    def missing(self) -> list[Missing]:
+        """The LoRAs, embeddings, VAE (and hires upscaler) this image names that are not installed."""
+        settings = {key: str(value) for key, value in self.settings.items()}
+        return missing_resources(self.prompt, self.negative_prompt, settings)
+
     def apply_to(self, request: GenerationRequest) -> GenerationRequest:
         """`request` with every setting this image states (unknown samplers keep the request's)."""
         changes: dict[str, Any] = {"prompt": self.prompt, "negative_prompt": self.negative_prompt}
@@ -175,7 +238,9 @@ class ParsedParameters:
         return [("Steps", "steps", self.steps), ("CFG scale", "cfg_scale", self.cfg_scale),
                 ("Seed", "seed", self.seed), ("Size", "width", self.width), ("Size", "height", self.height),
                 ("Denoising strength", "strength", self.strength),
-                ("Mask blur", "mask_feather", self._int("Mask blur"))]
+                ("Mask blur", "mask_feather", self._int("Mask blur")),
+                ("Clip skip", "clip_skip", self.clip_skip), ("VAE", "vae", self.vae),
+                ("Hires upscale", "hires", self.hires)]
 
     @property
     def unreadable(self) -> tuple[str, ...]:

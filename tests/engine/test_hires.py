@@ -6,7 +6,6 @@ import threading
 import numpy as np
 import pytest
 
-from sdstudio.engine import engine as engine_module
 from sdstudio.engine.requests import GenerationRequest, HiresFix, Upscaler
 from sdstudio.errors import Cancelled, InputError
 
@@ -54,19 +53,22 @@ def test_same_request_same_pixels_and_the_second_pass_changes_the_image(sd_engin
     assert first.request.hires == hires  # the saved request says how it was made
 
 
-def test_hires_job_encodes_the_prompt_once_and_runs_only_the_two_passes(sd_engine, monkeypatch):
+def test_hires_job_encodes_the_prompt_once_and_runs_only_the_two_passes(sd_engine):
     """No second text encoding, no extra UNet work: the steps of a txt2img job plus an img2img job."""
-    encodes, unet_calls = [], []
-    real_encode = engine_module.encode_prompts
-    monkeypatch.setattr(engine_module, "encode_prompts", lambda *a: encodes.append(a) or real_encode(*a))
-    unet = sd_engine.model.unet
-    handle = unet.register_forward_hook(lambda *_: unet_calls.append(1))
+    encoder_calls, unet_calls = [], []
+    model = sd_engine.model
+    hooks = [model.text_encoders[0].register_forward_hook(lambda *_: encoder_calls.append(1)),
+             model.unet.register_forward_hook(lambda *_: unet_calls.append(1))]
     try:
-        sd_engine.generate(request(prompt="a dog", steps=6, hires=HiresFix(scale=1.5, steps=8, denoise=0.5)))
+        sd_engine.generate(request(prompt="a dog", steps=6))
+        plain_encodes, plain_steps = len(encoder_calls), len(unet_calls)
+        encoder_calls.clear(), unet_calls.clear()
+        sd_engine.generate(request(prompt="a fox", steps=6, hires=HiresFix(scale=1.5, steps=8, denoise=0.5)))
     finally:
-        handle.remove()
-    assert len(encodes) == 1
-    assert len(unet_calls) == 6 + 4
+        for hook in hooks:
+            hook.remove()
+    assert plain_encodes > 0 and len(encoder_calls) == plain_encodes  # a new prompt: encoded once, as for txt2img
+    assert plain_steps == 6 and len(unet_calls) == 6 + 4
 
 
 def test_cancel_during_the_hires_pass_stops_the_job(sd_engine):
@@ -115,3 +117,17 @@ def test_hires_fix_with_an_input_image_says_it_is_for_text_to_image():
 
     with pytest.raises(InputError, match="hires fix is for text to image"):
         request(init_image=Image.new("RGB", (64, 48)), hires=HiresFix()).validated()
+
+
+def test_a_hires_image_states_base_size_and_hires_settings_and_restores_to_the_same_pixels(sd_engine):
+    from sdstudio.io.metadata import format_parameters, parse_parameters
+
+    hires = HiresFix(scale=1.5, steps=4, denoise=0.5, upscaler=Upscaler.LANCZOS)
+    made = sd_engine.generate(request(sampler="DPM++ 2M", hires=hires)).images[0]
+    text = format_parameters(made.request, made.model_name)
+    assert ("Size: 64x48, Model: tiny, Denoising strength: 0.5, Hires upscale: 1.5, Hires steps: 4, "
+            "Hires upscaler: Lanczos") in text
+    restored = parse_parameters(text).apply_to(GenerationRequest(""))
+    again = sd_engine.generate(restored).images[0].image
+    assert again.size == (96, 72)
+    assert np.array_equal(pixels(again), pixels(made.image))
