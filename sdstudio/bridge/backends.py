@@ -15,3 +15,11 @@ def local_backend(output_dir: Callable[[], Path], parent: QObject | None = None)
     from sdstudio.bridge.local.backend import LocalBackend
 
     return LocalBackend(output_dir=output_dir, parent=parent)
+
+
+async def comfy_backend(urls: list[str], output_dir: Callable[[], Path], token: str = "",
+                        parent: QObject | None = None) -> Backend:
+    """ComfyUI server(s) at `urls`, connected (raises a one-line SdStudioError when one cannot be)."""
+    from sdstudio.bridge.comfy.backend import ComfyBackend
+
+    return await ComfyBackend.connect(urls, output_dir, token, parent)

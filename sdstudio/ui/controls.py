@@ -29,7 +29,7 @@ from sdstudio.engine.discovery import ModelInfo
 from sdstudio.engine.requests import SAMPLER_NAMES, GenerationRequest, Mode
 from sdstudio.ui.hires_section import HiresSection
 from sdstudio.ui.model import MAX_CLIP_SKIP, MAX_SEED, MAX_STEPS, GenerationModel, random_seed
-from sdstudio.ui.model_picker import ModelPicker, native_size
+from sdstudio.ui.model_picker import ModelPicker, model_reference, native_size
 from sdstudio.ui.properties import bind
 from sdstudio.ui.settings import Settings
 from sdstudio.ui.widgets import SliderSpin, hbox, labelled, section
@@ -304,7 +304,7 @@ class ControlsPanel(QWidget):
 
     def model_selected(self, info: ModelInfo) -> None:
         """A model was chosen (in the picker, or adopted after a rescan): remember it, follow its size."""
-        self.generation.model = str(info.path)
+        self.generation.model = model_reference(info)
         self._rebuild_presets()
         if self.generation.size_follows_model:
             side = self.model_size()

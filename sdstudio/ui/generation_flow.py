@@ -15,6 +15,7 @@ from sdstudio.errors import Cancelled, SdStudioError
 from sdstudio.ui.canvas_view import CanvasView, Shown
 from sdstudio.ui.gallery import GalleryEntry
 from sdstudio.ui.generation_jobs import StepProgress
+from sdstudio.ui.model_picker import model_reference
 
 
 class GenerationFlow:
@@ -70,7 +71,7 @@ class GenerationFlow:
             raise SdStudioError(
                 "No model found: add a model folder (File > Add Model Folder...) or put a model in checkpoints/"
             )
-        self.generation.model = str(info.path)
+        self.generation.model = model_reference(info)
         self.generation.next_seed()  # a new random seed unless locked, shown before the job runs
         init_image = mask = None
         mode = self.mode()

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from sdstudio.bridge.backends import local_backend
-from sdstudio.bridge.protocol import Backend
+from sdstudio.bridge.protocol import Backend, Capability
+from sdstudio.ui.backend_actions import BackendActions
 from sdstudio.ui.canvas import Canvas
 from sdstudio.ui.canvas_view import CanvasView, CanvasViewing
 from sdstudio.ui.controls import ControlsPanel
@@ -52,7 +53,9 @@ PANEL_WIDTH = 370
 STOP_TIMEOUT_MS = 60000
 
 
-class MainWindow(WindowActions, FileActions, ModelActions, GenerationFlow, CanvasViewing, ExplorerWiring, QMainWindow):
+class MainWindow(WindowActions, FileActions, ModelActions, BackendActions, GenerationFlow, CanvasViewing,
+                 ExplorerWiring,
+                 QMainWindow):
     """The app window; `generation_finished/failed/cancelled` report each job's end (after the UI updated)."""
 
     generation_started = Signal(int)  # job id
@@ -84,6 +87,10 @@ class MainWindow(WindowActions, FileActions, ModelActions, GenerationFlow, Canva
         self.generation = self.store.attach(generation or GenerationModel(self))
         self.dialogs = dialogs or Dialogs()
         self.backend = backend or local_backend(self.output_dir, parent=self)
+        # The explorer's jobs (latents, walks, trajectories) run on this computer's engine.
+        self.local_backend = (self.backend if self.backend.capabilities.has(Capability.LATENT_BLEND)
+                              else local_backend(self.output_dir, parent=self))
+        self._comfy_token = ""
         self.jobs = GenerationJobs(self.backend, self)
 
         self._saved_entries: dict[Path, GalleryEntry] = {}  # images saved in this session, by path
@@ -101,7 +108,11 @@ class MainWindow(WindowActions, FileActions, ModelActions, GenerationFlow, Canva
         if self.store.load_warning:
             self.show_message(self.store.load_warning, "warning")
         self.gallery.load_folder(self.output_dir(), self.settings.gallery_limit)
-        if preload and (info := self.controls.model_picker.current_info()) is not None:
+        if not self.backend.capabilities.has(Capability.MODEL_FOLDERS):
+            self.rescan_models()  # the server's checkpoints
+        if self.settings.backend == "comfyui" and self.settings.comfy_urls and backend is None:
+            after_first_paint(self, self._reconnect_comfy)
+        elif preload and (info := self.controls.model_picker.current_info()) is not None:
             self.model_label.setText(f"Model: {info.name} (loading...)")
             after_first_paint(self, lambda: self._preload(info))  # torch's import must not slow the first frame
 
@@ -191,6 +202,9 @@ class MainWindow(WindowActions, FileActions, ModelActions, GenerationFlow, Canva
         self.device_label = QLabel("")
         self.timing_label = QLabel("")
         self.queue_button = QueueButton(self.jobs.queue)
+        self.backend_label = QLabel("")
+        self.backend_label.setObjectName("dimLabel")
+        status.addPermanentWidget(self.backend_label)
         status.addPermanentWidget(self.queue_button)
         status.addPermanentWidget(self.timing_label)
         status.addPermanentWidget(self.model_label)
@@ -233,8 +247,7 @@ class MainWindow(WindowActions, FileActions, ModelActions, GenerationFlow, Canva
         self.jobs.queue_changed.connect(self._on_queue_changed)
         self.jobs.waiting_for_model.connect(self._on_waiting_for_model)
         self.jobs.load_failed.connect(self._on_load_failed)
-        self.backend.model_loading.connect(self._on_model_loading)
-        self.backend.model_ready.connect(self._on_model_ready)
+        self._attach_backend(self.backend)
         self.explorer.trajectory.job_started.connect(self.jobs.track)
         self.store.save_failed.connect(self._on_settings_save_failed)
 
@@ -266,5 +279,7 @@ class MainWindow(WindowActions, FileActions, ModelActions, GenerationFlow, Canva
             self.settings.explorer_visible = self.explorer_dock.isVisible()
             self.store.save()
             self.jobs.shutdown(self.stop_timeout_ms)
+            if self.local_backend is not self.backend:
+                self.local_backend.close(self.stop_timeout_ms / 1000)
         event.accept()
         super().closeEvent(event)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sdstudio.bridge.protocol import Capability
 from sdstudio.engine.discovery import ModelInfo, describe
 from sdstudio.engine.requests import LoadEvent
 from sdstudio.errors import SdStudioError
+from sdstudio.ui.model_picker import model_reference
 
 
 class ModelActions:
@@ -18,7 +20,7 @@ class ModelActions:
     def _preload(self, info: ModelInfo) -> None:
         self.model_label.setText(f"Model: {info.name} (loading...)")
         self.statusBar().showMessage(f"Loading model {info.name}... 0 %")  # until ready (or failed)
-        self.jobs.preload(str(info.path))
+        self.jobs.preload(model_reference(info))
 
     def _on_model_changed(self, info: ModelInfo) -> None:
         self._on_size_changed(*self.generation.size)
@@ -73,8 +75,15 @@ class ModelActions:
             self.add_model_folder(folder)
 
     def rescan_models(self) -> None:
-        """Re-read the model folders, keeping the chosen model (or adopting the first one found)."""
+        """Re-read the model folders (or the servers' checkpoints), keeping the chosen model (or
+        adopting the first one found)."""
         picker = self.controls.model_picker
+        if not self.backend.capabilities.has(Capability.MODEL_FOLDERS):
+            entries = [(entry.name, entry.location) for entry in self.backend.models()]
+            picker.set_remote(entries, self.generation.model)
+            if (chosen := picker.current_info()) is not None:
+                self.controls.model_selected(chosen)
+            return
         current = picker.current_info()
         picker.refresh(self.settings.extra_model_dirs, self.settings.model_paths,
                        str(current.path) if current else self.generation.model)

@@ -49,6 +49,14 @@ def native_size(info: ModelInfo | None) -> int:
     return max(8, side // 8 * 8)
 
 
+REMOTE_KIND = "comfyui"
+
+
+def model_reference(info: ModelInfo) -> str:
+    """What a request's `model` field takes: a path here, or a server's checkpoint name."""
+    return info.name if info.kind == REMOTE_KIND else str(info.path)
+
+
 class ModelPicker(QComboBox):
     """A combo of models; `current_info()` is the chosen one (None when there are none)."""
 
@@ -82,6 +90,23 @@ class ModelPicker(QComboBox):
                 self.addItem(NO_MODEL, "")
             self.setEnabled(bool(infos))
             self.setCurrentIndex(max(0, self._index_of(selected)))
+        finally:
+            self.blockSignals(False)
+
+    def set_remote(self, names: list[tuple[str, str]], selected: str = "") -> None:
+        """List a server's checkpoints instead of the local models: (name, server URL) pairs."""
+        self.blockSignals(True)
+        try:
+            self.clear()
+            self._infos = [ModelInfo(name, REMOTE_KIND, Path(name)) for name, _url in names]
+            for name, url in names:
+                self.addItem(name, name)
+                self.setItemData(self.count() - 1, f"{name} on {url}", Qt.ItemDataRole.ToolTipRole)
+            if not names:
+                self.addItem("The server has no checkpoints", "")
+            self.setEnabled(bool(names))
+            index = next((i for i, (name, _url) in enumerate(names) if name == selected), 0)
+            self.setCurrentIndex(index)
         finally:
             self.blockSignals(False)
 

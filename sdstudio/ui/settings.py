@@ -60,6 +60,8 @@ class Settings:
     window_state: str = ""  # base64 of the panel splitter's saveState()
     explorer_visible: bool = False  # the latent explorer dock
     gallery_limit: int = 60
+    backend: str = "local"  # "local" (this computer) or "comfyui"
+    comfy_urls: list[str] = field(default_factory=list)  # the ComfyUI servers (the token is never saved)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:

