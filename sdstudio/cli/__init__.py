@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except SdStudioError as error:
-        print(f"sdstudio: error: {error}", file=sys.stderr)
+        # One line even when the message quotes a hostile name (a file or tensor called "a\nb").
+        message = str(error).replace("\r", "\\r").replace("\n", "\\n")
+        print(f"sdstudio: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Cancelled:
         print("sdstudio: cancelled", file=sys.stderr)

@@ -130,17 +130,17 @@ def read_safetensors_header(path: Path) -> dict[str, Shape]:
 def _checked_entry(path: Path, name: str, entry: object, data_size: int) -> Shape:
     """One tensor entry: a known dtype, a shape of non-negative ints, offsets inside the file."""
     if not isinstance(entry, dict):
-        raise _unreadable(path, f"tensor '{name[:80]}' has no dtype, shape and offsets")
+        raise _unreadable(path, f"tensor {name[:80]!r} has no dtype, shape and offsets")
     shape, offsets = entry.get("shape"), entry.get("data_offsets")
     dtype = entry.get("dtype")
     if (not isinstance(dtype, str) or dtype not in DTYPE_BYTES or not isinstance(shape, list) or len(shape) > 8
             or not all(type(n) is int and n >= 0 for n in shape)):
-        raise _unreadable(path, f"tensor '{name[:80]}' has an invalid dtype or shape")
+        raise _unreadable(path, f"tensor {name[:80]!r} has an invalid dtype or shape")
     if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(n) is int for n in offsets)
             or not 0 <= offsets[0] <= offsets[1] <= data_size):
-        raise _unreadable(path, f"tensor '{name[:80]}' lies outside the file")
+        raise _unreadable(path, f"tensor {name[:80]!r} lies outside the file")
     if offsets[1] - offsets[0] != math.prod(shape) * DTYPE_BYTES[dtype]:
-        raise _unreadable(path, f"tensor '{name[:80]}' has a size that does not match its shape")
+        raise _unreadable(path, f"tensor {name[:80]!r} has a size that does not match its shape")
     return Shape(tuple(shape))
 
 

@@ -27,6 +27,7 @@ def files(tmp_path_factory) -> Path:
         (folder / name).write_bytes(data)
     (folder / "good.png").write_bytes(png())
     (folder / "a-file").write_text("I am a file")
+    (folder / "line\nbreak.safetensors").write_bytes(b"\x10" + bytes(100))  # a name that would break the line
     (folder / "x.png").mkdir()
     (folder / "walk.gif").mkdir()
     (folder / "old-walk").mkdir()
@@ -107,6 +108,7 @@ CASES = [
     *[(f"model-{name}", lambda f, name=name: gen("--out", "x.png", "--model", f / name), None, name)
       for name in hostile_checkpoints()],
     ("model-missing", lambda f: gen("--model", "/nonexistent/model.safetensors"), None, "does not exist"),
+    ("model-name-with-newline", lambda f: gen("--model", f / "line\nbreak.safetensors"), None, "line\\nbreak"),
     # animations
     *[(f"fps-{fps}", lambda f, fps=fps: interp(f, "--fps", fps, "--out", "walk.gif"), None, "--fps")
       for fps in ("0", "nan", "-2", "inf", "-inf", "1e9")],

@@ -18,7 +18,7 @@ from sdstudio.errors import InputError, ModelError
 from sdstudio.io.images import load_image, load_mask, read_parameters, read_parameters_text
 from tests.fuzz.hostile_files import chunk, jpeg, png, text_chunk
 
-FUZZ = settings(max_examples=150, derandomize=True, deadline=None,
+FUZZ = settings(max_examples=150, derandomize=True, database=None, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 BASE_PNG = png(text_chunk("parameters", "a cat\nSteps: 5, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 16x16"))
 BASE_JPEG = jpeg(comment=b"UNICODE\x00" + "a cat, Steps: 5".encode("utf-16-be"))

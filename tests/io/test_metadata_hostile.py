@@ -17,7 +17,9 @@ from sdstudio.engine.requests import GenerationRequest
 from sdstudio.errors import InputError
 from sdstudio.io.metadata import ParsedParameters, parameters_to_text, parse_comfyui, parse_parameters
 
-FUZZ = settings(max_examples=200, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize and no example database: every machine (and CI) runs the very same examples
+FUZZ = settings(max_examples=200, derandomize=True, database=None, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 FUZZ_GRAPHS = settings(FUZZ, max_examples=80)
 BASE = GenerationRequest("x")
 A1111_KEYS = ["Steps", "Sampler", "CFG scale", "Seed", "Size", "Model", "Denoising strength", "Mask blur",
