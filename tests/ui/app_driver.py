@@ -94,12 +94,14 @@ def paint_mask(window) -> None:
 
 
 def probe(window) -> None:
-    emit("geometry", state="opened", **geometry_report(window))
-    window.show_explorer()
-    emit("geometry", state="explorer", **geometry_report(window))
-    paint_mask(window)
-    emit("geometry", state="mask", **geometry_report(window))
-    window.close()
+    try:
+        emit("geometry", state="opened", **geometry_report(window))
+        window.show_explorer()
+        emit("geometry", state="explorer", **geometry_report(window))
+        paint_mask(window)
+        emit("geometry", state="mask", **geometry_report(window))
+    finally:
+        window.close()  # also after a failure: the parent reads the events it got
 
 
 class FirstPaint(QObject):
