@@ -175,3 +175,16 @@ def test_a_window_that_ends_up_past_the_screen_edge_is_brought_back(qtbot) -> No
     window.show()
     keep_on_screen(window)  # as after the first paint, when the real frame is known
     assert screen.contains(window.frameGeometry())
+
+
+def test_the_mask_toolbar_wraps_instead_of_setting_the_window_width(qtbot) -> None:
+    from sdstudio.ui.canvas import Canvas
+    from sdstudio.ui.mask_tools import MaskToolbar
+    from sdstudio.ui.settings import Settings
+
+    toolbar = MaskToolbar(Canvas(), Settings())
+    qtbot.addWidget(toolbar)
+    one_row = toolbar.sizeHint()
+    assert toolbar.minimumSizeHint().width() < 300 < one_row.width()  # it asked for 981 px in one row
+    assert toolbar.heightForWidth(one_row.width()) == one_row.height()  # room enough: one row
+    assert toolbar.heightForWidth(300) > 2 * one_row.height()
