@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from sdstudio.bridge.handle import JobHandle
 from sdstudio.bridge.jobs import JobKind, LoadJob
@@ -70,8 +70,8 @@ class LocalBackend(QObject):
         """Queue `job` (a typed job of sdstudio.bridge.jobs); the engine thread starts on first use.
         The backend keeps the handle until the engine thread is done with it."""
         handle = JobHandle(job, parent)
-        if self._closed:
-            handle.report_failed("the engine has been shut down")
+        if self._closed:  # said on the next turn of the event loop, once the caller listens
+            QTimer.singleShot(0, handle, lambda: handle.report_failed("the engine has been shut down"))
             return handle
         handle.set_cancel_hook(self._on_cancel)
         self._handles.append(handle)

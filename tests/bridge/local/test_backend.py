@@ -125,3 +125,12 @@ def test_queue_lists_waiting_jobs_and_clear_cancels_only_those(
     release.set()
     wait_ended(qtbot, handles[0])
     assert handles[0].state is JobState.DONE and len(queue) == 0
+
+
+def test_a_job_submitted_after_close_fails_where_its_listener_hears_it(qtbot, backend, base_request):
+    backend.close(60.0)
+    handle = backend.submit(GenerateJob(base_request))
+    assert handle.state is JobState.QUEUED  # not yet: the caller connects first
+    with qtbot.waitSignal(handle.ended, timeout=TIMEOUT_MS):
+        pass
+    assert handle.state is JobState.FAILED and "shut down" in handle.error
