@@ -97,8 +97,8 @@ class MaskToolbar(QWidget):
         self.more_button.setMenu(menu)
 
         # Groups that stay whole and wrap onto a second row when the canvas column is narrow.
-        layout = FlowLayout(self, spacing=10)
-        layout.setContentsMargins(8, 4, 8, 4)
+        layout = FlowLayout(self, spacing=7)
+        layout.setContentsMargins(6, 4, 6, 4)
         for group in ((self.brush_button, self.eraser_button),
                       (QLabel("Size"), self.size_slider, self.size_label),
                       (QLabel("Hardness"), self.hardness_slider, self.hardness_label),
