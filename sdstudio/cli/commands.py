@@ -9,9 +9,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from sdstudio.cli.batch_saver import BatchSaver, terminate_as_interrupt
 from sdstudio.cli.request_args import request_from_args
 from sdstudio.engine.requests import GenerationRequest, LoadEvent, StepEvent
-from sdstudio.errors import InputError
+from sdstudio.errors import Cancelled, InputError
 
 
 def output_dir() -> Path:
@@ -29,6 +30,9 @@ class Progress:
             print(f"\rloading {event.model}: {event.stage} {event.fraction:4.0%}\033[K", end="", file=sys.stderr)
 
     def step(self, event: StepEvent) -> None:
+        if event.warning:  # always, not only on a terminal: a script's log should say why it runs so long
+            self.done()
+            print(f"sdstudio: warning: {event.warning}", file=sys.stderr, flush=True)
         if self.live:
             line = f"image {event.image_index + 1}: step {event.step}/{event.total_steps}"
             print(f"\r{line}\033[K", end="", file=sys.stderr)
@@ -101,15 +105,25 @@ def _generate(args: argparse.Namespace, init_image=None, mask_image=None) -> int
         if previews is not None:
             previews(event)
 
-    result = engine.generate(replace(request, previews=previews is not None), on_step=on_step)
-    progress.done()
-    for generated in result.images:  # never over an existing file: --out x.png taken -> x-1.png
+    def path_for(index: int, generated) -> Path:
+        return args.out if args.out is not None else output_dir()
+
+    def save(generated, target: Path) -> Path:
+        """Never over an existing file: --out x.png taken -> x-1.png; a batch -> x-1.png, x-2.png."""
         parameters = format_parameters(generated.request, generated.model_name)
         if args.out is None:
-            target = save_output(generated.image, output_dir(), generated.seed, parameters)
-        else:
-            target = save_new_image(generated.image, args.out, parameters, numbered=request.batch_count > 1)
-        print(target)
+            return save_output(generated.image, target, generated.seed, parameters)
+        return save_new_image(generated.image, target, parameters, numbered=request.batch_count > 1)
+
+    saver = BatchSaver(request.batch_count, path_for, save, before_print=progress.done)
+    try:
+        with terminate_as_interrupt():
+            engine.generate(replace(request, previews=previews is not None), on_step=on_step, on_image=saver)
+    except (Cancelled, KeyboardInterrupt):
+        progress.done()
+        print(f"sdstudio: interrupted: {saver.summary()}", file=sys.stderr)
+        return 130
+    progress.done()
     return 0
 
 

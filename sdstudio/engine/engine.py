@@ -17,6 +17,7 @@ from PIL import Image
 from sdstudio.engine import hires, inpaint
 from sdstudio.engine.components import LoadedModel
 from sdstudio.engine.conditioning import Conditioning
+from sdstudio.engine.job_clock import LONG_JOB_SECONDS, JobClock, StepRates
 from sdstudio.engine.latents import decode, encode, encode_tensor
 from sdstudio.engine.prompting import PromptEncoder
 from sdstudio.engine.requests import (
@@ -34,6 +35,7 @@ from sdstudio.errors import InputError
 
 StepListener = Callable[[StepEvent], None]
 LoadListener = Callable[[LoadEvent], None]
+ImageListener = Callable[[GeneratedImage], None]
 
 
 @dataclass
@@ -57,14 +59,18 @@ class Start:
 class Engine:
     """Loads models on demand (one at a time) and generates images from requests."""
 
+    long_job_seconds = LONG_JOB_SECONDS  # a job estimated to run longer gets a warning in its step events
+
     def __init__(self, device: torch.device | None = None, dtype: torch.dtype | None = None) -> None:
         self._device = device
         self._dtype = dtype
         self._model: LoadedModel | None = None
         self._model_path: str | None = None
+        self._model_info = None  # the ModelInfo the current model came from (None: in memory, from use())
         self._cond_cache: dict[tuple, Conditioning] = {}
         self._prompting: PromptEncoder | None = None  # the current model's LoRA adapters and embeddings
         self._vaes = VaeCache()  # VAE overrides by file, kept across jobs
+        self._step_rates = StepRates()  # per model: how fast a step runs here (for long-job warnings)
 
     @property
     def model(self) -> LoadedModel | None:
@@ -83,12 +89,16 @@ class Engine:
 
     def use(self, model: LoadedModel) -> None:
         """Make an already-loaded model the current one (scripts, training previews, tests)."""
-        self._model, self._model_path = model, f"<in memory: {model.name}>"
+        self._model, self._model_path, self._model_info = model, f"<in memory: {model.name}>", None
         self._cond_cache.clear()
 
     def load(self, model: str = "", on_load: LoadListener | None = None) -> LoadedModel:
         """The model named, loading it unless it is the current one. "" means the current model,
-        or the default one (the built-in model) when none is loaded yet."""
+        or the default one (the built-in model) when none is loaded yet.
+
+        A failed load keeps the current model: one that came from disk is freed first (two full
+        models may not fit in memory) and reloaded if the new one fails; one given through use()
+        cannot be reloaded, so it stays in memory during the attempt."""
         if not model and self._model is not None:
             return self._model
         from sdstudio.engine.models import load_model, resolve_model
@@ -97,11 +107,28 @@ class Engine:
         key = str(info.path.resolve())
         if self._model is not None and self._model_path == key:
             return self._model
-        self._model = None  # free the old model's memory before loading the new one
+        previous = self._model_info
+        if previous is not None:
+            self._model = None
+            self._cond_cache.clear()
+        try:
+            loaded = load_model(info, self._device, self._dtype, on_progress=on_load)
+        except Exception:
+            if previous is not None:
+                self._restore(previous, on_load)
+            raise
+        self._model, self._model_path, self._model_info = loaded, key, info
         self._cond_cache.clear()
-        self._model = load_model(info, self._device, self._dtype, on_progress=on_load)
-        self._model_path = key
-        return self._model
+        return loaded
+
+    def _restore(self, info, on_load: LoadListener | None) -> None:
+        """Reload the model a failed load replaced; if even that fails (its file is gone), none is current."""
+        from sdstudio.engine.models import load_model
+
+        try:
+            self._model = load_model(info, self._device, self._dtype, on_progress=on_load)
+        except Exception:
+            self._model, self._model_path, self._model_info = None, None, None
 
     def prompt_encoder(self) -> PromptEncoder:
         """The current model's LoRA adapters and embedding words, kept across jobs (a new model, new ones)."""
@@ -130,11 +157,18 @@ class Engine:
         cancel: threading.Event | None = None,
         on_load: LoadListener | None = None,
         start: Start | None = None,
+        on_image: ImageListener | None = None,
     ) -> GenerationResult:
-        """Run a job: `batch_count` images with seeds seed, seed+1, ...; raises Cancelled if cancelled."""
+        """Run a job: `batch_count` images with seeds seed, seed+1, ...; raises Cancelled if cancelled.
+
+        `on_image` gets each image right after it is decoded, before the next one starts, so a
+        caller saves it at once: a cancel (or a kill) later in the batch loses none of the
+        finished ones."""
         request = request.validated()
         started = time.perf_counter()
         model = with_vae(self.load(request.model, on_load), request.vae, self._vaes)  # this job's VAE
+        clock = JobClock.for_job(request, model, self.device_name, self._step_rates, self.long_job_seconds)
+        on_step = clock.watch(on_step)
         start = start or Start()
         cond = start.cond or self.conditioning(request.prompt, request.negative_prompt, request.clip_skip)
         images = []
@@ -153,6 +187,8 @@ class Engine:
                     denoised=state.denoised,
                 )
             )
+            if on_image is not None:
+                on_image(images[-1])
         return GenerationResult(images=images, elapsed=time.perf_counter() - started, device=self.device_name)
 
     def _generate_one(
@@ -278,4 +314,3 @@ class Engine:
 
     def decode_latents(self, latents: torch.Tensor, model: str = "") -> list[Image.Image]:
         return decode(self.load(model).vae, latents)
-

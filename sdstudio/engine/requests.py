@@ -160,13 +160,20 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class StepEvent:
-    """Sent after every denoising step: where we are, and what the image looks like so far."""
+    """Sent after every denoising step: where we are, and what the image looks like so far.
+
+    `warning` is set once per job, on the first event that shows the job will run very long on
+    this device (a person should hear that before waiting an hour). A job whose length is known
+    before it starts (the engine has timed this model at another size) gets it in an extra event
+    with step 0, sent before the first step; that is the only event with step 0."""
 
     image_index: int  # which image of the batch (0-based)
-    step: int  # 1-based step just finished
+    step: int  # 1-based step just finished (0: the job has not started its first step)
     total_steps: int
     elapsed: float  # seconds since the job started
     preview: Image.Image | None = field(default=None, repr=False, compare=False)  # latent-sized: scale to show
+    remaining: float | None = None  # estimated seconds left in the whole job (all images); None: not known yet
+    warning: str = ""  # one line for a person, e.g. that the job will take very long here
 
 
 @dataclass(frozen=True)

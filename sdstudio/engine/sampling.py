@@ -2,7 +2,7 @@
 
 Written out like diffusers' pipelines (same noise, same scheduler calls, same batch order) so
 that our images equal StableDiffusionPipeline's, but with what a studio needs and a pipeline
-lacks: a typed event with a preview after every step, cancellation between steps, the latent
+lacks: a typed event with a preview after every step, cancellation inside a step, the latent
 trajectory, and inpainting with normal models.
 """
 
@@ -20,6 +20,7 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from sdstudio.engine.components import LoadedModel
 from sdstudio.engine.conditioning import Conditioning, sdxl_time_ids
+from sdstudio.engine.interrupt import cancellable
 from sdstudio.engine.previews import predicted_x0, preview_image
 from sdstudio.errors import Cancelled
 
@@ -103,8 +104,25 @@ def denoise(
     """Run the sampler from `state.latents` over `state.timesteps`; returns the final latents.
 
     Classifier-free guidance (Ho & Salimans 2022) batches [negative, positive] in one UNet call.
-    Checks `cancel` before every step and raises Cancelled, so a cancelled job does no more work.
+    Checks `cancel` before every step and before every UNet block, and raises Cancelled, so a
+    cancelled job stops within one block.
     """
+    with cancellable(model.unet, cancel):
+        return _run(model, scheduler, cond, state, cfg_scale, size, generator, on_step, cancel, keep_trajectory)
+
+
+def _run(
+    model: LoadedModel,
+    scheduler: SchedulerMixin,
+    cond: Conditioning,
+    state: LoopState,
+    cfg_scale: float,
+    size: tuple[int, int],
+    generator: torch.Generator,
+    on_step: StepCallback | None,
+    cancel: threading.Event | None,
+    keep_trajectory: bool,
+) -> torch.Tensor:
     guided = cfg_scale > 1.0
     extras = _unet_extras(model, cond, *size, guided)
     step_kwargs = _step_kwargs(scheduler, generator)
