@@ -209,4 +209,6 @@ def run_info(args: argparse.Namespace) -> int:
     parsed = read_parameters(args.image)
     if parsed is not None and parsed.unreadable:  # shown above as the file has them; they restore nothing
         print(f"sdstudio: unreadable in this image: {', '.join(parsed.unreadable)}", file=sys.stderr)
+    if parsed is not None and parsed.missing:  # what to download before this image can be made again here
+        print(f"sdstudio: not installed here: {'; '.join(map(str, parsed.missing))}", file=sys.stderr)
     return 0

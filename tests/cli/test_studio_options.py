@@ -158,3 +158,22 @@ def test_a_bad_flag_is_answered_without_importing_torch(flag, folders):
                           timeout=120)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "HEAVY:"
+
+
+def test_info_names_the_loras_embeddings_and_vae_an_image_needs_that_are_not_installed(folders, tmp_path, capsys):
+    from sdstudio.io.images import save_image
+
+    write_lora(folders["lora"] / "jinx.safetensors")
+    text = ("1girl <lora:jinx:0.6> <lora:InkStyle:0.8>\nNegative prompt: EasyNegative\nSteps: 30, Sampler: Euler a, "
+            'CFG scale: 5, Seed: 1, Size: 512x512, VAE hash: df3c506e51, VAE: kl-f8-anime2.ckpt, '
+            'Lora hashes: "jinx: faecb6cfeccd, InkStyle: 96718d4b1924", TI hashes: "EasyNegative: c74b4e810b03", '
+            "Version: v1.5.1")
+    path = tmp_path / "a1111.png"
+    save_image(Image.new("RGB", (8, 8)), path, text)
+    assert main(["info", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == text
+    assert captured.err.strip() == (
+        "sdstudio: not installed here: LoRA 'InkStyle' (hash 96718d4b1924); "
+        "embedding 'EasyNegative' (hash c74b4e810b03); VAE 'kl-f8-anime2' (hash df3c506e51)"
+    )
