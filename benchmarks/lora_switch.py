@@ -6,7 +6,7 @@ prints the medians, the direct cost of switching (`Engine.conditioning` with the
 resolved, adapters set, embeddings from the cache) as a share of a job, whole jobs after a switch
 vs after the same LoRA (noisy on a shared machine: both do the same work), and the one-time cost
 of the first use of each file (reading it and adding its adapter).
-Usage: python benchmarks/lora_switch.py [--model NAME|PATH] [--steps 20] [--size 64] [--runs 5]
+Usage: python benchmarks/lora_switch.py [--model NAME|PATH] [--steps 20] [--size 64] [--runs 3]
 """
 
 from __future__ import annotations
