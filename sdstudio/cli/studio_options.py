@@ -52,7 +52,10 @@ def lora_tag(option: str) -> str:
         raise InputError(f"--lora '{option}' needs a LoRA name, as in --lora detail:0.8")
     from sdstudio.engine.discovery import resolve_network
 
-    info = resolve_network("lora", name)  # InputError naming the folders when it is not there
+    try:
+        info = resolve_network("lora", name)  # InputError naming the folders when it is not there
+    except RuntimeError:  # a path like ~nobody/x.safetensors: no such home folder
+        raise InputError(f"--lora '{option}': no LoRA file or name '{name}'") from None
     return f"<lora:{info.name}:{value:g}>"
 
 

@@ -21,6 +21,7 @@ from sdstudio.engine import hashes
 from sdstudio.engine.discovery import discover_networks, resolve_network
 from sdstudio.engine.prompt_syntax import LORA_KINDS, split_extra_networks
 from sdstudio.engine.requests import GenerationRequest
+from sdstudio.engine.vae_files import expanded
 from sdstudio.errors import SdStudioError
 
 VAE_SUFFIXES = (".safetensors", ".ckpt", ".pt")
@@ -41,7 +42,7 @@ def lora_names(prompt: str) -> list[str]:
 def _find(kind: str, name: str) -> Path | None:
     try:
         return Path(resolve_network(kind, name).path)
-    except (SdStudioError, OSError):
+    except (SdStudioError, OSError, ValueError, RuntimeError):  # RuntimeError: `~nobody` has no home folder
         return None
 
 
@@ -74,7 +75,7 @@ def vae_settings(request: GenerationRequest) -> dict[str, str]:
     """`VAE hash` and `VAE` (the file's name, suffix included, as A1111 writes it) of an override."""
     if not request.vae:
         return {}
-    path = Path(request.vae).expanduser()
+    path = expanded(request.vae)
     if not path.is_file():
         path = _find("vae", request.vae) or path
     if not path.is_file():

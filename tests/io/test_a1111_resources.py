@@ -151,3 +151,12 @@ def test_hires_resize_to_a_size_becomes_a_scale_and_a_bad_scale_is_unreadable(fo
     huge = parse_parameters("a\nSteps: 20, Size: 512x512, Hires upscale: 40, Seed: 1")
     assert huge.apply_to(GenerationRequest("")).hires is None
     assert "Hires upscale" in huge.unreadable
+
+
+def test_names_that_are_no_files_never_fail_the_metadata(folders):
+    """A finished image is saved whatever its prompt names: `~nobody` (no such home folder), NUL."""
+    request = GenerationRequest("a <lora:~nobody/x:1> <lora:a\x00b:1>", "~nobody", vae="~nobody/vae.safetensors")
+    text = format_parameters(request, "m")
+    assert "Lora hashes" not in text and "VAE: vae.safetensors" in text
+    parsed = parse_parameters('a <lora:~nobody:1>\nSteps: 2, Seed: 1, Size: 8x8, VAE: ~zz, TI hashes: "~e: 2"')
+    assert [str(item) for item in parsed.missing] == ["LoRA '~nobody'", "embedding '~e' (hash 2)", "VAE '~zz'"]
