@@ -24,6 +24,7 @@ from diffusers.loaders.single_file_utils import SingleFileComponentError
 
 from sdstudio import RESOURCES_DIR
 from sdstudio.engine.components import LoadedModel
+from sdstudio.engine.models import quiet_libraries
 from sdstudio.engine.vae_files import resolve_vae
 from sdstudio.errors import ModelError
 
@@ -48,6 +49,7 @@ def load_vae(path: Path, model: LoadedModel) -> AutoencoderKL:
 
         load_pickle_safely(path)  # refuse unsafe pickles before diffusers opens the file
     folder, subfolder = _config_source(model)
+    quiet_libraries()
     try:
         vae = AutoencoderKL.from_single_file(
             str(path), config=folder, subfolder=subfolder, local_files_only=True, torch_dtype=model.vae.dtype

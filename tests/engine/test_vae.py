@@ -120,3 +120,27 @@ def test_a_vae_is_found_by_name_in_the_vae_folders(engine, tmp_path, monkeypatch
     assert np.array_equal(pixels(by_name), pixels(by_path))
     with pytest.raises(SdStudioError, match="VAE 'nowhere' not found in"):
         engine.generate(request(vae="nowhere"))
+
+
+def test_an_sd1_sized_vae_file_loads_offline_with_the_shipped_sd1_config(tmp_path):
+    """The ft-MSE case: a standalone fp16 LDM-layout VAE for an SD 1.x single-file checkpoint (whose
+    VAE config is resources/configs/sd1/vae), converted without any download."""
+    from dataclasses import replace
+
+    from diffusers import AutoencoderKL
+
+    from sdstudio import RESOURCES_DIR
+    from sdstudio.engine.vae import load_vae
+
+    config = AutoencoderKL.load_config(RESOURCES_DIR / "configs" / "sd1" / "vae")
+    own = AutoencoderKL.from_config(config)
+    torch.manual_seed(3)
+    fine_tuned = AutoencoderKL.from_config(config)
+    state = {key.removeprefix("first_stage_model."): value.half().contiguous()
+             for key, value in vae_to_ldm(fine_tuned.state_dict(), fine_tuned.config).items()}
+    save_file(state, tmp_path / "vae-ft-mse-840000-ema-pruned.safetensors")
+    model = replace(loaded_model(tiny_sd_pipeline(0)), vae=own, family="sd1", source="")
+    loaded = load_vae(tmp_path / "vae-ft-mse-840000-ema-pruned.safetensors", model)
+    assert loaded.dtype == own.dtype and loaded.config.scaling_factor == 0.18215
+    assert all(torch.equal(ours.half(), theirs.half())
+               for ours, theirs in zip(loaded.state_dict().values(), fine_tuned.state_dict().values(), strict=True))
