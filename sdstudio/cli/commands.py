@@ -175,7 +175,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
     size = (args.width or default_w, args.height or default_h)
     engine = Engine()
     latent_a, latent_b = (engine.encode_image(fit_image(image, size), args.model) for image in (image_a, image_b))
-    frames = latent_walk(engine, latent_a, latent_b, args.frames, args.mode).images
+    frames = latent_walk(engine, latent_a, latent_b, args.frames, args.mode, pacing=args.pacing).images
     if args.out is not None:
         print(write_animation(frames, args.out, fps=args.fps, overwrite=False))  # walk.gif taken -> walk-1.gif
     else:

@@ -37,7 +37,9 @@ def _generation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--height", type=int, default=None)
     parser.add_argument("--batch", type=int, default=1, help="number of images (seeds seed, seed+1, ...)")
     parser.add_argument(
-        "--out", type=Path, default=None, help="output .png/.jpg/.webp; default: outputs/NNNNN-SEED.png"
+        "--out", type=Path, default=None,
+        help="output .png/.jpg/.webp (default: outputs/NNNNN-SEED.png); an existing file is kept: the image "
+             "goes to NAME-1.png (NAME-2.png, ...) and the path used is printed",
     )
     parser.add_argument("--previews", type=Path, default=None, help="write every step's preview into this folder")
     add_network_options(parser)
@@ -75,12 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     interpolate.add_argument("--to", dest="target", type=Path, required=True)
     interpolate.add_argument("--frames", type=int, default=16)
     interpolate.add_argument("--mode", choices=("slerp", "lerp"), default="slerp")
+    interpolate.add_argument(
+        "--pacing", choices=("even", "uniform"), default="even",
+        help="even: frames re-timed so the picture moves at a steady pace (a probe pass first); "
+             "uniform: equal steps in t",
+    )
     interpolate.add_argument("--model", default="")
     interpolate.add_argument("--width", type=int, default=None)
     interpolate.add_argument("--height", type=int, default=None)
     interpolate.add_argument("--fps", type=float, default=12.0)
     where = interpolate.add_mutually_exclusive_group(required=True)
-    where.add_argument("--out", type=Path, help="an animation: .gif, .webp or .mp4")
+    where.add_argument("--out", type=Path, help="an animation: .gif, .webp or .mp4 (an existing file is kept: "
+                                                "NAME-1.gif is written instead)")
     where.add_argument("--out-dir", type=Path, help="a folder of PNG frames")
 
     models = commands.add_parser("models", help="list the models found: name, kind, path")

@@ -128,6 +128,16 @@ def test_interpolate_to_a_folder_of_frames(tiny_model_dir, tmp_path):
     assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [f"frame_00{i}.png" for i in range(1, 5)]
 
 
+def test_interpolate_uniform_pacing_matches_the_evenly_paced_walk_at_the_ends(tiny_model_dir, tmp_path):
+    a, b = make_image(tmp_path / "a.png"), make_image(tmp_path / "b.png", (80, 80))
+    for pacing in ("uniform", "even"):
+        assert run("interpolate", "--from", a, "--to", b, "--frames", "3", "--pacing", pacing, "--model",
+                   tiny_model_dir, "--out-dir", tmp_path / pacing) == 0
+    for name in ("frame_001.png", "frame_003.png"):  # both walks start and end on A's and B's reconstructions
+        assert np.array_equal(np.asarray(open_image(tmp_path / "uniform" / name)),
+                              np.asarray(open_image(tmp_path / "even" / name)))
+
+
 def test_models_lists_name_kind_path(tiny_model_dir, monkeypatch, capsys):
     monkeypatch.setenv("SDSTUDIO_MODEL_DIRS", str(tiny_model_dir.parent))
     assert run("models") == 0
