@@ -187,10 +187,9 @@ def use_screen(args: argparse.Namespace, scratch: Path) -> subprocess.Popen | No
 
 
 def write_settings(config_dir: Path, model: Path, real: bool) -> None:
-    """The settings file a user would have: the model chosen, a fixed seed (the file is the
-    contract, whatever object holds each field in the app)."""
-    settings = {"model": str(model), "model_paths": [str(model)], "sampler": "Euler a", "cfg_scale": 7.0,
-                "seed": 1234, "seed_locked": True}
+    """The settings file a user would have, with the model chosen (the file is the contract,
+    whatever object holds each field in the app)."""
+    settings = {"model": str(model), "model_paths": [str(model)], "sampler": "Euler a", "cfg_scale": 7.0}
     if not real:
         settings.update(width=256, height=256, size_follows_model=False)
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -235,6 +234,8 @@ def shoot_all(args: argparse.Namespace, scratch: Path) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window = MainWindow()
+    # A seed lock never survives a restart (issue 12, point 3): lock it here for repeatable shots.
+    window.generation.seed, window.generation.seed_locked = 1234, True
     window.show()
 
     async def run() -> list[Path]:
