@@ -1,9 +1,13 @@
 """Our engine (previews on) vs diffusers' StableDiffusionPipeline on the same components.
 
-Prints both median times, their ratio (goal: <= 1.00) and the max pixel difference (goal: <= 1).
-Usage: python benchmarks/engine_vs_diffusers.py [--model NAME|PATH] [--steps 20] [--size 512]
-       [--sampler Euler] [--runs 3]. Without --model it uses the default (built-in) model, or,
-       if none is installed, a randomly initialised SD-shaped model (--random).
+Prints both median times with their spread (wall clock, and CPU time, which a machine shared with
+other jobs disturbs less), their ratio (goal: <= 1.00) and the max pixel difference (goal: <= 1).
+Usage: python benchmarks/engine_vs_diffusers.py [--model NAME|PATH | --full-size | --random]
+       [--steps 20] [--size 512] [--sampler Euler] [--runs 3] [--profile]. Without a model it uses
+       the default (built-in) model, or, if none is installed, a small random SD-shaped model.
+       --full-size builds (once, under --cache) a random full-size SD 1.5 single-file checkpoint in
+       the LDM layout and loads it the way users' downloads are loaded.
+       --profile adds one profiled run of each and prints where the time goes.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -91,19 +96,22 @@ def pipeline_for(model: LoadedModel):
     )
 
 
-def run_ours(engine: Engine, request: GenerationRequest) -> tuple[float, np.ndarray]:
+def run_ours(engine: Engine, request: GenerationRequest) -> tuple[tuple[float, float], np.ndarray]:
     engine._cond_cache.clear()  # count prompt encoding, as the pipeline does every call
     previews = []
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     image = engine.generate(request, on_step=previews.append).images[0].image
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - started, time.process_time() - cpu_started
     assert len(previews) == request.steps and previews[-1].preview is not None
     return elapsed, np.asarray(image, dtype=np.int16)
 
 
-def run_theirs(pipe, request: GenerationRequest) -> tuple[float, np.ndarray]:
-    pipe.scheduler = make_scheduler(request.sampler, pipe.scheduler.config)
-    started = time.perf_counter()
+def run_theirs(
+    pipe, request: GenerationRequest, keep_scheduler: bool = False
+) -> tuple[tuple[float, float], np.ndarray]:
+    if not keep_scheduler:
+        pipe.scheduler = make_scheduler(request.sampler, pipe.scheduler.config)
+    started, cpu_started = time.perf_counter(), time.process_time()
     image = pipe(
         request.prompt,
         negative_prompt=request.negative_prompt or None,
@@ -113,7 +121,104 @@ def run_theirs(pipe, request: GenerationRequest) -> tuple[float, np.ndarray]:
         height=request.height,
         generator=torch.Generator("cpu").manual_seed(request.seed),
     ).images[0]
-    return time.perf_counter() - started, np.asarray(image, dtype=np.int16)
+    return (time.perf_counter() - started, time.process_time() - cpu_started), np.asarray(image, dtype=np.int16)
+
+
+class PartTimer:
+    """Wall time spent inside each component's calls during one run: the UNet, the VAE decode, the
+    text encoder(s), the scheduler. Both sides share these very objects, so the parts compare like
+    for like, and "everything else" is each loop's own overhead (previews, copies, conversions)."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.seconds: dict[str, float] = {}
+        self._undo: list = []
+        self._wrap(model.unet, "forward", "UNet")
+        self._wrap(model.vae, "decode", "VAE decode")
+        for encoder in model.text_encoders:
+            self._wrap(encoder, "forward", "text encoder")
+
+    def _wrap(self, owner, name: str, part: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - started
+
+        setattr(owner, name, timed)
+        self._undo.append((owner, name))
+
+    def scheduler_steps(self, scheduler) -> None:
+        for name in ("step", "scale_model_input"):
+            self._wrap(scheduler, name, "scheduler")
+
+    def close(self) -> None:
+        for owner, name in self._undo:
+            delattr(owner, name)  # the instance attribute goes; the class's method shows again
+
+
+def profile_parts(model: LoadedModel, run) -> dict[str, float]:
+    timer = PartTimer(model)
+    started = time.perf_counter()
+    try:
+        run(timer)
+    finally:
+        timer.close()
+    total = time.perf_counter() - started
+    parts = dict(timer.seconds)
+    parts["everything else"] = total - sum(parts.values())
+    parts["total"] = total
+    return parts
+
+
+def print_profile(engine: Engine, pipe, request: GenerationRequest) -> None:
+    """One timed run each, split by component; then our loop's own functions by cProfile tottime."""
+    import cProfile
+    import pstats
+
+    import sdstudio.engine.engine as engine_module
+    import sdstudio.engine.samplers as samplers_module
+
+    model = engine.model
+
+    def run_engine(timer: PartTimer) -> None:
+        def make(name, config):
+            scheduler = make_scheduler(name, config)
+            timer.scheduler_steps(scheduler)
+            return scheduler
+
+        engine_module.make_scheduler = make
+        try:
+            run_ours(engine, request)
+        finally:
+            engine_module.make_scheduler = samplers_module.make_scheduler
+
+    def run_pipeline(timer: PartTimer) -> None:
+        pipe.scheduler = make_scheduler(request.sampler, pipe.scheduler.config)
+        timer.scheduler_steps(pipe.scheduler)
+        run_theirs(pipe, request, keep_scheduler=True)
+
+    ours = profile_parts(model, run_engine)
+    theirs = profile_parts(model, run_pipeline)
+    print("where the time goes (one run each, wall seconds):  ours  diffusers")
+    for part in dict.fromkeys([*ours, *theirs]):
+        print(f"  {part:<30} {ours.get(part, 0.0):9.3f} {theirs.get(part, 0.0):9.3f}")
+    profiler = cProfile.Profile()
+    profiler.runcall(run_ours, engine, request)
+    stats = pstats.Stats(profiler).stats
+    own = sorted(
+        ((values[2], f"{Path(key[0]).name}:{key[2]}") for key, values in stats.items() if "sdstudio" in key[0]),
+        reverse=True,
+    )[:12]
+    print("our own code, by time in the function itself (cProfile tottime, seconds):")
+    for seconds, name in own:
+        print(f"  {name:<44} {seconds:9.4f}")
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} s (min {min(values):.3f}, max {max(values):.3f})"
 
 
 def main() -> None:
@@ -124,9 +229,21 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--sampler", default="Euler")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--full-size", action="store_true", help="a random full-size SD 1.5 single-file checkpoint")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/sdstudio-bench"), help="where --full-size keeps it")
+    parser.add_argument("--profile", action="store_true", help="one profiled run each: where the time goes")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads (0: torch's default); 1 on a crowded machine"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     engine = Engine()
+    if args.full_size:
+        from random_models import sd15_checkpoint
+
+        args.model = str(sd15_checkpoint(args.cache / "random-sd15.safetensors"))
     if args.random:
         engine.use(random_model())
     else:
@@ -151,6 +268,8 @@ def main() -> None:
     pipe.set_progress_bar_config(disable=True)
     run_ours(engine, request)  # warm-up both
     run_theirs(pipe, request)
+    if args.profile:
+        print_profile(engine, pipe, request)
     ours, theirs, difference = [], [], 0
     for index in range(args.runs):  # interleaved, alternating who goes first: load hits both alike
         if index % 2:
@@ -162,14 +281,19 @@ def main() -> None:
         ours.append(t_ours)
         theirs.append(t_theirs)
         difference = max(difference, int(np.abs(image_ours - image_theirs).max()))
-    median_ours, median_theirs = statistics.median(ours), statistics.median(theirs)
     print(
         f"model: {model.name} ({model.family}), {size}x{size}, {args.steps} steps {args.sampler}, "
         f"{engine.device_name}, {torch.get_num_threads()} threads, {args.runs} runs"
     )
-    print(f"sdstudio engine (previews on): {median_ours:.3f} s")
-    print(f"diffusers pipeline:            {median_theirs:.3f} s")
-    print(f"ratio engine/diffusers:        {median_ours / median_theirs:.3f} (goal <= 1.00)")
+    for index, clock in enumerate(("wall", "cpu")):
+        mine, pipeline = [t[index] for t in ours], [t[index] for t in theirs]
+        ratios = [a / b for a, b in zip(mine, pipeline, strict=True)]
+        print(f"{clock} sdstudio engine (previews on): {spread(mine)}")
+        print(f"{clock} diffusers pipeline:            {spread(pipeline)}")
+        print(
+            f"{clock} ratio engine/diffusers:        {statistics.median(mine) / statistics.median(pipeline):.3f} "
+            f"(goal <= 1.00; per pair {', '.join(f'{r:.3f}' for r in ratios)})"
+        )
     print(f"max pixel difference:          {difference} (goal <= 1)")
 
 
