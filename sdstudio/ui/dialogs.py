@@ -6,7 +6,11 @@ Modal dialogs cannot be clicked through in an offscreen test; a test gives the w
 
 from __future__ import annotations
 
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from sdstudio.engine.outpaint import Extension
+from sdstudio.ui.extend_canvas import ask_extension
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
 SAVE_FILTERS = "PNG with metadata (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"
@@ -45,3 +49,7 @@ class Dialogs:
     def folder(self, parent: QWidget | None, title: str, start: str = "") -> str | None:
         path = QFileDialog.getExistingDirectory(parent, title, start)
         return path or None
+
+    def extend_canvas(self, parent: QWidget | None, image: QImage) -> Extension | None:
+        """Image > Extend canvas: the pixels to add on each side, or None."""
+        return ask_extension(parent, image)

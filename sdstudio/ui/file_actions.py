@@ -31,6 +31,7 @@ from sdstudio.ui.image_fit import (
     model_fit_size,
     resize_to,
 )
+from sdstudio.ui.network_wiring import restored_message
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 MAX_INPUT_SIDE = 2048
@@ -67,7 +68,7 @@ class FileActions:
     def restore_parameters(self, parsed: ParsedParameters) -> None:
         request = parsed.apply_to(self.generation.request())
         self.controls.apply_request(request, parsed.model)
-        self.show_message("Restored the image's prompt and settings", "info")
+        self.show_message(*restored_message(parsed))  # names the LoRAs/embeddings/VAE not installed here
 
     def set_input_image(self, image: QImage, name: str = "image") -> None:
         """Fit an image to the model's needs (multiple of 8, not huge) and make it the input."""

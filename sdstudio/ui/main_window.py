@@ -3,7 +3,8 @@
 What the window does lives in mixins of their own: actions and menus (window_actions), files in
 and out (file_actions), models (model_actions), generation (generation_flow, over GenerationJobs
 and the window's Backend), what the canvas shows (canvas_view) and the latent explorer dock
-(explorer_wiring). The window owns the backend and closes it on close.
+(explorer_wiring), LoRAs/embeddings/VAEs and outpainting (network_wiring). The window owns the
+backend and closes it on close.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from sdstudio.ui.generation_jobs import GenerationJobs
 from sdstudio.ui.mask_tools import MaskToolbar
 from sdstudio.ui.model import GenerationModel
 from sdstudio.ui.model_actions import ModelActions
+from sdstudio.ui.network_wiring import NetworkWiring
 from sdstudio.ui.notices import NoticeBar
 from sdstudio.ui.queue_view import QueueButton
 from sdstudio.ui.settings import SettingsStore
@@ -54,7 +56,7 @@ STOP_TIMEOUT_MS = 60000
 
 
 class MainWindow(WindowActions, FileActions, ModelActions, BackendActions, GenerationFlow, CanvasViewing,
-                 ExplorerWiring,
+                 ExplorerWiring, NetworkWiring,
                  QMainWindow):
     """The app window; `generation_finished/failed/cancelled` report each job's end (after the UI updated)."""
 
@@ -196,6 +198,7 @@ class MainWindow(WindowActions, FileActions, ModelActions, BackendActions, Gener
         self.splitter.setSizes([1400 - PANEL_WIDTH, PANEL_WIDTH])
         self.setCentralWidget(self.splitter)
         self._build_explorer()
+        self._build_networks()
 
         status = self.statusBar()
         self.model_label = QLabel("No model loaded")

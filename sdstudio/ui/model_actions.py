@@ -90,3 +90,4 @@ class ModelActions:
         chosen = picker.current_info()
         if chosen is not None and (current is None or chosen.path != current.path):
             self.controls.model_selected(chosen)
+        self.refresh_networks()  # an A1111/ComfyUI install brings its LoRAs, embeddings and VAEs

@@ -46,6 +46,8 @@ class WindowActions:
         self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
         self.use_result_action = self._action("Use Image as Input", self.use_shown_as_input, "Ctrl+Shift+I")
         self.clear_canvas_action = self._action("Clear Canvas", self.clear_canvas, "Ctrl+Shift+N")
+        self.extend_canvas_action = self._action("Extend Canvas...", self.extend_canvas_dialog, None,
+                                                 "Outpaint: add pixels on any side, masked for the next Generate")
         self.random_seed_action = self._action("New Random Seed", self.controls.randomize_seed, "Ctrl+R")
         # The canvas's own actions, made window-wide so View/Edit shortcuts and the brush keys work
         # wherever focus is (a thumbnail, a slider). Text fields keep their letters and their own
@@ -111,14 +113,18 @@ class WindowActions:
         self.explorer_action.setText("Latent Explorer")
         self.explorer_action.setShortcut(QKeySequence("Ctrl+E"))
         self.explorer_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.network_action = self.network_dock.toggleViewAction()
+        self.network_action.setText("LoRAs && Embeddings")
+        self.network_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.network_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         for item in (c.fit_action, c.zoom_100_action, c.zoom_in_action, c.zoom_out_action, None, c.show_mask_action,
-                     None, self.explorer_action):
+                     None, self.explorer_action, self.network_action):
             view_menu.addSeparator() if item is None else view_menu.addAction(item)
         image_menu = bar.addMenu("&Image")
         self.trajectory_action = self._action("Generate with Trajectory", self._run_trajectory, "Ctrl+T",
                                               "Generate and keep every step to scrub and branch from")
         for item in (self.generate_action, self.trajectory_action, self.cancel_action, None, self.use_result_action,
-                     self.clear_canvas_action, self.random_seed_action):
+                     self.extend_canvas_action, self.clear_canvas_action, self.random_seed_action):
             image_menu.addSeparator() if item is None else image_menu.addAction(item)
         image_menu.insertMenu(self.trajectory_action, self._repeat_menu())
 
