@@ -79,22 +79,17 @@ class WindowActions:
         self.canvas.redo_action.setText("Redo Typing" if typing else "Redo Mask Edit")
 
     def undo(self) -> None:
-        widget = self._text_focus()
-        if isinstance(widget, QAbstractSpinBox):
-            widget.lineEdit().undo()
-        elif widget is not None:
-            widget.undo()
-        else:
-            self.canvas.undo()
+        self._edit_history("undo")
 
     def redo(self) -> None:
+        self._edit_history("redo")
+
+    def _edit_history(self, step: str) -> None:
+        """Undo or redo in the focused text field (its own history), else in the mask."""
         widget = self._text_focus()
         if isinstance(widget, QAbstractSpinBox):
-            widget.lineEdit().redo()
-        elif widget is not None:
-            widget.redo()
-        else:
-            self.canvas.redo()
+            widget = widget.lineEdit()
+        getattr(widget if widget is not None else self.canvas, step)()
 
     def _make_menus(self) -> None:
         bar = self.menuBar()

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
-import qasync
 
 from sdstudio.engine.requests import GenerationRequest
-
-
-@pytest.fixture(scope="session")
-def shared_engine(tiny_model_dir):
-    """One engine for the session (loading is the slow part); one backend thread uses it at a time."""
-    from sdstudio.engine.engine import Engine
-
-    engine = Engine()
-    engine.load(str(tiny_model_dir))
-    return engine
 
 
 @pytest.fixture
@@ -26,18 +14,6 @@ def output_dir(tmp_path) -> Path:
     return tmp_path / "outputs"
 
 
-@pytest.fixture
-def event_loop(qapp):
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    asyncio.events._set_running_loop(loop)
-    yield loop
-    for task in asyncio.all_tasks(loop):
-        task.cancel()
-    qapp.processEvents()
-    asyncio.events._set_running_loop(None)
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture

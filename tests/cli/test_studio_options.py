@@ -12,7 +12,6 @@ from safetensors.numpy import save_file
 from sdstudio.cli import main
 from sdstudio.cli.parser import build_parser
 from sdstudio.cli.request_args import request_from_args
-from sdstudio.engine import discovery
 from sdstudio.engine.requests import HiresFix, Upscaler
 
 
@@ -21,18 +20,6 @@ def open_image(path) -> Image.Image:
         image.load()
         return image
 
-
-@pytest.fixture
-def folders(tmp_path, monkeypatch):
-    """lora/, embedding/ and vae/ folders that discovery searches, and nothing else."""
-    monkeypatch.setattr(discovery, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
-    monkeypatch.delenv("SDSTUDIO_MODEL_DIRS", raising=False)
-    made = {}
-    for kind, variable in discovery.NETWORK_DIRS_VARIABLES.items():
-        made[kind] = tmp_path / kind
-        made[kind].mkdir()
-        monkeypatch.setenv(variable, str(made[kind]))
-    return made
 
 
 @pytest.fixture
@@ -63,14 +50,14 @@ def write_lora(path):
     return path
 
 
-def test_lora_flags_append_the_prompt_tags_a_user_would_type(folders):
-    write_lora(folders["lora"] / "add_detail.safetensors")
-    write_lora(folders["lora"] / "Style.safetensors")
+def test_lora_flags_append_the_prompt_tags_a_user_would_type(network_folders):
+    write_lora(network_folders["lora"] / "add_detail.safetensors")
+    write_lora(network_folders["lora"] / "Style.safetensors")
     request = parsed_request("--lora", "add_detail:0.8", "--lora", "style")
     assert request.prompt == "a cat <lora:add_detail:0.8> <lora:Style:1>"
 
 
-def test_clip_skip_vae_and_hires_flags_fill_the_request(folders, tmp_path):
+def test_clip_skip_vae_and_hires_flags_fill_the_request(network_folders, tmp_path):
     vae = tmp_path / "my-vae.safetensors"
     write_lora(vae)
     request = parsed_request("--clip-skip", "2", "--vae", str(vae), "--hires-scale", "1.5", "--hires-steps", "10",
@@ -98,7 +85,7 @@ def test_clip_skip_vae_and_hires_flags_fill_the_request(folders, tmp_path):
     ],
 )
 def test_bad_names_and_values_exit_2_with_one_line_before_any_model_loads(
-    argv, message, folders, no_model_loads, tmp_path, capsys
+    argv, message, network_folders, no_model_loads, tmp_path, capsys
 ):
     image = tmp_path / "in.png"
     Image.new("RGB", (32, 32)).save(image)
@@ -134,19 +121,19 @@ def test_generate_with_hires_writes_the_large_image_and_its_hires_words(tiny_mod
     assert "Hires upscale: 1.5, Hires steps: 2, Hires upscaler: Latent (bicubic)" in image.text["parameters"]
 
 
-def test_models_lists_loras_embeddings_and_vaes_with_their_kind(folders, capsys):
-    write_lora(folders["lora"] / "add_detail.safetensors")
-    write_lora(folders["embedding"] / "EasyNegative.safetensors")
-    write_lora(folders["vae"] / "vae-ft-mse.safetensors")
+def test_models_lists_loras_embeddings_and_vaes_with_their_kind(network_folders, capsys):
+    write_lora(network_folders["lora"] / "add_detail.safetensors")
+    write_lora(network_folders["embedding"] / "EasyNegative.safetensors")
+    write_lora(network_folders["vae"] / "vae-ft-mse.safetensors")
     assert main(["models"]) == 0
     rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert [row[:2] for row in rows] == [["add_detail", "lora"], ["EasyNegative", "embedding"],
                                          ["vae-ft-mse", "vae"]]
-    assert rows[0][2] == str(folders["lora"] / "add_detail.safetensors")
+    assert rows[0][2] == str(network_folders["lora"] / "add_detail.safetensors")
 
 
 @pytest.mark.parametrize("flag", [["--vae", "missing-vae.safetensors"], ["--lora", "nowhere"], ["--hires-scale", "9"]])
-def test_a_bad_flag_is_answered_without_importing_torch(flag, folders):
+def test_a_bad_flag_is_answered_without_importing_torch(flag, network_folders):
     import subprocess
     import sys
 
@@ -160,10 +147,12 @@ def test_a_bad_flag_is_answered_without_importing_torch(flag, folders):
     assert done.stderr.strip().splitlines()[-1] == "HEAVY:"
 
 
-def test_info_names_the_loras_embeddings_and_vae_an_image_needs_that_are_not_installed(folders, tmp_path, capsys):
+def test_info_names_the_loras_embeddings_and_vae_an_image_needs_that_are_not_installed(
+    network_folders, tmp_path, capsys
+):
     from sdstudio.io.images import save_image
 
-    write_lora(folders["lora"] / "jinx.safetensors")
+    write_lora(network_folders["lora"] / "jinx.safetensors")
     text = ("1girl <lora:jinx:0.6> <lora:InkStyle:0.8>\nNegative prompt: EasyNegative\nSteps: 30, Sampler: Euler a, "
             'CFG scale: 5, Seed: 1, Size: 512x512, VAE hash: df3c506e51, VAE: kl-f8-anime2.ckpt, '
             'Lora hashes: "jinx: faecb6cfeccd, InkStyle: 96718d4b1924", TI hashes: "EasyNegative: c74b4e810b03", '

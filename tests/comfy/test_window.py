@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import qasync
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -18,19 +17,6 @@ TIMEOUT_MS = 180_000
 OFFSCREEN_NOISE = r"^This plugin does not support propagateSizeHints\(\)$"  # the offscreen platform's, not ours
 
 
-@pytest.fixture
-def event_loop(qapp):
-    """A qasync loop on pytest-qt's QApplication, as the app runs (see tests/ui/conftest.py)."""
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    asyncio.events._set_running_loop(loop)
-    yield loop
-    for task in asyncio.all_tasks(loop):
-        task.cancel()
-    qapp.processEvents()
-    asyncio.events._set_running_loop(None)
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)

@@ -5,10 +5,8 @@ image says which of the files it names are not installed here."""
 import hashlib
 
 import numpy as np
-import pytest
 from safetensors.numpy import save_file
 
-from sdstudio.engine import discovery
 from sdstudio.engine.requests import GenerationRequest, HiresFix, Upscaler
 from sdstudio.io.metadata import format_parameters, parse_parameters
 
@@ -36,18 +34,6 @@ Model: CuteMix, Denoising strength: 0.7, Hires upscale: 2, Hires upscaler: Laten
 TI hashes: "Neg1: 339cc9210f70, Negative: 66a7279a88dd", Version: v1.5.1"""
 
 
-@pytest.fixture
-def folders(tmp_path, monkeypatch):
-    """Empty lora/, embeddings/ and vae/ folders that discovery searches, and nothing else."""
-    monkeypatch.setattr(discovery, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
-    monkeypatch.delenv("SDSTUDIO_MODEL_DIRS", raising=False)
-    made = {}
-    for kind, variable in discovery.NETWORK_DIRS_VARIABLES.items():
-        made[kind] = tmp_path / kind
-        made[kind].mkdir()
-        monkeypatch.setenv(variable, str(made[kind]))
-    return made
-
 
 def write(path, seed=0, metadata=None):
     rng = np.random.default_rng(seed)
@@ -59,12 +45,12 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def test_our_text_names_loras_embeddings_and_vae_with_a1111_hashes(folders):
-    detail = write(folders["lora"] / "add_detail.safetensors", 1)
-    write(folders["lora"] / "style.safetensors", 2, {"sshs_model_hash": "0123456789abcdef" * 4})
-    easy = write(folders["embedding"] / "EasyNegative.safetensors", 3)
-    write(folders["embedding"] / "unused_embedding.safetensors", 4)
-    vae = write(folders["vae"] / "vae-ft-mse-840000-ema-pruned.safetensors", 5)
+def test_our_text_names_loras_embeddings_and_vae_with_a1111_hashes(network_folders):
+    detail = write(network_folders["lora"] / "add_detail.safetensors", 1)
+    write(network_folders["lora"] / "style.safetensors", 2, {"sshs_model_hash": "0123456789abcdef" * 4})
+    easy = write(network_folders["embedding"] / "EasyNegative.safetensors", 3)
+    write(network_folders["embedding"] / "unused_embedding.safetensors", 4)
+    vae = write(network_folders["vae"] / "vae-ft-mse-840000-ema-pruned.safetensors", 5)
     request = GenerationRequest("a castle <lora:add_detail:0.8> <lora:style:1:0.5>", "easynegative, blurry",
                                 seed=1, clip_skip=2, vae="vae-ft-mse-840000-ema-pruned")
     text = format_parameters(request, "model")
@@ -81,10 +67,10 @@ def test_our_text_names_loras_embeddings_and_vae_with_a1111_hashes(folders):
     assert [settings.index(word) for word in order] == sorted(settings.index(word) for word in order)
 
 
-def test_round_trip_of_ours_restores_every_new_field_and_nothing_is_missing(folders):
-    write(folders["lora"] / "add_detail.safetensors", 1)
-    write(folders["embedding"] / "EasyNegative.safetensors", 3)
-    write(folders["vae"] / "vae-ft-mse.safetensors", 5)
+def test_round_trip_of_ours_restores_every_new_field_and_nothing_is_missing(network_folders):
+    write(network_folders["lora"] / "add_detail.safetensors", 1)
+    write(network_folders["embedding"] / "EasyNegative.safetensors", 3)
+    write(network_folders["vae"] / "vae-ft-mse.safetensors", 5)
     request = GenerationRequest("a castle <lora:add_detail:0.8>", "EasyNegative", steps=24, seed=9, width=512,
                                 height=768, clip_skip=2, vae="vae-ft-mse",
                                 hires=HiresFix(scale=1.5, steps=12, denoise=0.45, upscaler=Upscaler.LANCZOS))
@@ -95,7 +81,7 @@ def test_round_trip_of_ours_restores_every_new_field_and_nothing_is_missing(fold
     assert parsed.missing == [] and parsed.unreadable == ()
 
 
-def test_a_request_without_the_new_fields_writes_none_of_their_words(folders):
+def test_a_request_without_the_new_fields_writes_none_of_their_words(network_folders):
     text = format_parameters(GenerationRequest("a cat", seed=3), "m")
     for word in ("Clip skip", "VAE", "Hires", "Lora hashes", "TI hashes", "Denoising strength"):
         assert word not in text
@@ -104,8 +90,8 @@ def test_a_request_without_the_new_fields_writes_none_of_their_words(folders):
     assert "Hires steps" not in latent  # 0 = the base steps, which A1111 leaves out too
 
 
-def test_real_a1111_text_restores_clip_skip_hires_and_names_what_is_not_installed(folders):
-    write(folders["lora"] / "jinx.safetensors")  # one of the two LoRAs is installed
+def test_real_a1111_text_restores_clip_skip_hires_and_names_what_is_not_installed(network_folders):
+    write(network_folders["lora"] / "jinx.safetensors")  # one of the two LoRAs is installed
     parsed = parse_parameters(GHOSTMIX)
     restored = parsed.apply_to(GenerationRequest(""))
     assert restored.prompt == "masterpiece, 1girl, ink style <lora:zyd232_InkStyle_v1_0:0.8> <lora:jinx:0.6>"
@@ -120,7 +106,7 @@ def test_real_a1111_text_restores_clip_skip_hires_and_names_what_is_not_installe
     ]
 
 
-def test_real_a1111_vae_line_restores_the_vae_by_name_and_reports_it_missing(folders):
+def test_real_a1111_vae_line_restores_the_vae_by_name_and_reports_it_missing(network_folders):
     parsed = parse_parameters(MEINA)
     restored = parsed.apply_to(GenerationRequest(""))
     assert restored.vae == "kl-f8-anime2"  # A1111 writes the file name; we look it up by name
@@ -131,19 +117,19 @@ def test_real_a1111_vae_line_restores_the_vae_by_name_and_reports_it_missing(fol
         "embedding 'EasyNegative' (hash c74b4e810b03)",
         "VAE 'kl-f8-anime2' (hash df3c506e51)",
     ]
-    write(folders["vae"] / "kl-f8-anime2.ckpt")
-    write(folders["embedding"] / "EasyNegative.pt")
+    write(network_folders["vae"] / "kl-f8-anime2.ckpt")
+    write(network_folders["embedding"] / "EasyNegative.pt")
     assert [str(item) for item in parsed.missing] == ["embedding 'Tower13_Gizelle' (hash 9ece223c52f8)"]
 
 
-def test_real_a1111_latent_hires_without_steps_and_a_lora_without_hashes(folders):
+def test_real_a1111_latent_hires_without_steps_and_a_lora_without_hashes(network_folders):
     parsed = parse_parameters(LATENT_HIRES)
     assert parsed.apply_to(GenerationRequest("")).hires == HiresFix(scale=2.0, steps=0, denoise=0.7,
                                                                     upscaler=Upscaler.LATENT)
     assert [item.name for item in parsed.missing] == ["BlueArchive10", "Neg1", "Negative"]
 
 
-def test_hires_resize_to_a_size_becomes_a_scale_and_a_bad_scale_is_unreadable(folders):
+def test_hires_resize_to_a_size_becomes_a_scale_and_a_bad_scale_is_unreadable(network_folders):
     resized = parse_parameters("a\nSteps: 20, Size: 512x768, Denoising strength: 0.4, Hires resize: 1024x1536, "
                                "Hires upscaler: Lanczos")
     assert resized.apply_to(GenerationRequest("")).hires == HiresFix(2.0, 0, 0.4, Upscaler.LANCZOS)
@@ -153,7 +139,7 @@ def test_hires_resize_to_a_size_becomes_a_scale_and_a_bad_scale_is_unreadable(fo
     assert "Hires upscale" in huge.unreadable
 
 
-def test_names_that_are_no_files_never_fail_the_metadata(folders):
+def test_names_that_are_no_files_never_fail_the_metadata(network_folders):
     """A finished image is saved whatever its prompt names: `~nobody` (no such home folder), NUL."""
     request = GenerationRequest("a <lora:~nobody/x:1> <lora:a\x00b:1>", "~nobody", vae="~nobody/vae.safetensors")
     text = format_parameters(request, "m")

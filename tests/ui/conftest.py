@@ -3,11 +3,9 @@ scripted dialogs, and a guard that fails any test leaving an engine thread runni
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
-import qasync
 
 from sdstudio.bridge.local.engine_thread import EngineThread
 from sdstudio.ui.dialogs import Dialogs
@@ -83,23 +81,6 @@ def no_thread_left(monkeypatch: pytest.MonkeyPatch):
     assert not running, f"{len(running)} engine thread(s) still running after the test"
 
 
-@pytest.fixture
-def event_loop(qapp):
-    """A qasync loop on pytest-qt's QApplication, marked as the running asyncio loop, so the
-    window's coroutines run whenever Qt processes events (e.g. while qtbot waits on a signal).
-
-    Not `already_running=True`: its teardown needs loop.stop(), which calls QApplication.exit()
-    and would make every later QEventLoop (every qtbot wait) return at once."""
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    asyncio.events._set_running_loop(loop)
-    yield loop
-    for task in asyncio.all_tasks(loop):
-        task.cancel()
-    qapp.processEvents()
-    asyncio.events._set_running_loop(None)
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture

@@ -64,6 +64,10 @@ def test_undo_follows_focus_and_the_menu_says_what_it_undoes(qtbot, make_window,
     qtbot.waitUntil(lambda: window.controls.prompt.hasFocus())
     window.refresh_edit_actions()
     assert undo.text() == "Undo Typing"
+    window.controls.prompt.clear()
+    QTest.keyClicks(window.controls.prompt, "a cat")
+    undo.trigger()  # Edit > Undo with the prompt focused undoes the typing
+    assert window.controls.prompt.toPlainText() != "a cat"
     window.canvas.setFocus()
     qtbot.waitUntil(lambda: window.canvas.hasFocus())
     window.refresh_edit_actions()

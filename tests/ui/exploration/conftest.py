@@ -10,16 +10,6 @@ from sdstudio.bridge.local.backend import LocalBackend
 from sdstudio.engine.requests import GenerationRequest
 
 
-@pytest.fixture(scope="session")
-def shared_engine(tiny_model_dir):
-    """One engine for the session (loading is the slow part); only one worker thread uses it at a time."""
-    from sdstudio.engine.engine import Engine
-
-    engine = Engine()
-    engine.load(str(tiny_model_dir))
-    return engine
-
-
 @pytest.fixture
 def output_dir(tmp_path) -> Path:
     return tmp_path / "outputs"
