@@ -75,8 +75,11 @@ class WindowActions:
     def refresh_edit_actions(self, *_focus: object) -> None:
         """Edit > Undo/Redo name what they act on: the typing in a focused text field, else the mask."""
         typing = self._text_focus() is not None
-        self.canvas.undo_action.setText("Undo Typing" if typing else "Undo Mask Edit")
-        self.canvas.redo_action.setText("Redo Typing" if typing else "Redo Mask Edit")
+        canvas = self.canvas
+        canvas.undo_action.setText("Undo Typing" if typing else "Undo Mask Edit")
+        canvas.redo_action.setText("Redo Typing" if typing else "Redo Mask Edit")
+        canvas.undo_action.setEnabled(typing or canvas.can_undo())
+        canvas.redo_action.setEnabled(typing or canvas.can_redo())
 
     def undo(self) -> None:
         self._edit_history("undo")
