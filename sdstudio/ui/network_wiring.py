@@ -53,12 +53,24 @@ class NetworkWiring:
                                           | Qt.DockWidgetArea.BottomDockWidgetArea)
         self.network_dock.setMinimumWidth(DOCK_MINIMUM_WIDTH)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.network_dock)
-        self.tabifyDockWidget(self.explorer_dock, self.network_dock)
         self.network_dock.hide()
+        for dock in (self.explorer_dock, self.network_dock):
+            dock.visibilityChanged.connect(self._tab_docks_together)
         self.networks.changed.connect(self._on_networks_changed)
         self.network_browser.insert_requested.connect(self.insert_into_prompt)
         QApplication.instance().focusChanged.connect(self._remember_prompt_focus)
         self.networks.refresh(self.settings.extra_model_dirs)
+
+    def _tab_docks_together(self, _visible: bool = True) -> None:
+        """Once both docks are open they share one place as tabs. Tabified earlier, while hidden,
+        Qt would keep an empty tab bar parked outside the window."""
+        docks = (self.explorer_dock, self.network_dock)
+        if not all(dock.isVisible() and not dock.isFloating() for dock in docks):
+            return
+        together = self.network_dock in self.tabifiedDockWidgets(self.explorer_dock)
+        if not together and self.dockWidgetArea(self.explorer_dock) == self.dockWidgetArea(self.network_dock):
+            self.tabifyDockWidget(self.explorer_dock, self.network_dock)
+            self.network_dock.raise_()
 
     def show_network_browser(self) -> None:
         self.network_dock.show()

@@ -126,10 +126,14 @@ def test_browser_clicks_go_to_the_prompt_last_typed_in(qtbot, make_window, folde
 
 def test_the_browser_dock_shares_the_explorers_place_and_the_window_stays_narrow(qtbot, make_window, folders):
     window = scanned(qtbot, make_window())
-    window.show_explorer()
+    window.network_action.trigger()  # View > LoRAs & Embeddings while the explorer is closed
+    assert window.network_dock.isVisible() and not window.explorer_dock.isVisible()
+    window.explorer_action.trigger()
+    assert window.tabifiedDockWidgets(window.explorer_dock) == [window.network_dock]
+    assert window.minimumSizeHint().width() <= 1000
+    window.network_dock.hide()
     window.show_network_browser()
     assert window.tabifiedDockWidgets(window.network_dock) == [window.explorer_dock]
-    assert window.minimumSizeHint().width() <= 1000
 
 
 def test_a_model_folder_with_an_a1111_install_brings_its_loras(qtbot, make_window, folders, tmp_path):
