@@ -280,6 +280,7 @@ class MainWindow(WindowActions, FileActions, ModelActions, BackendActions, Gener
             self.settings.window_geometry = bytes(self.saveGeometry().toBase64().data()).decode("ascii")
             self.settings.window_state = bytes(self.splitter.saveState().toBase64().data()).decode("ascii")
             self.settings.explorer_visible = self.explorer_dock.isVisible()
+            self.settings.networks_visible = self.network_dock.isVisible()
             self.store.save()
             self.jobs.shutdown(self.stop_timeout_ms)
             if self.local_backend is not self.backend:

@@ -53,7 +53,7 @@ class NetworkWiring:
                                           | Qt.DockWidgetArea.BottomDockWidgetArea)
         self.network_dock.setMinimumWidth(DOCK_MINIMUM_WIDTH)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.network_dock)
-        self.network_dock.hide()
+        self.network_dock.setVisible(self.settings.networks_visible)
         for dock in (self.explorer_dock, self.network_dock):
             dock.visibilityChanged.connect(self._tab_docks_together)
         self.networks.changed.connect(self._on_networks_changed)

@@ -59,6 +59,7 @@ class Settings:
     window_geometry: str = ""  # base64 of QMainWindow.saveGeometry()
     window_state: str = ""  # base64 of the panel splitter's saveState()
     explorer_visible: bool = False  # the latent explorer dock
+    networks_visible: bool = False  # the LoRA/embedding browser dock
     gallery_limit: int = 60
     backend: str = "local"  # "local" (this computer) or "comfyui"
     comfy_urls: list[str] = field(default_factory=list)  # the ComfyUI servers (the token is never saved)

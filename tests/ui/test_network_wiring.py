@@ -17,6 +17,7 @@ from sdstudio.engine.requests import Mode
 from sdstudio.io.metadata import parse_parameters
 from sdstudio.ui.network_wiring import RESTORED, restored_message
 from sdstudio.ui.prompt_edit import EMBEDDING_COLOR
+from sdstudio.ui.settings import SettingsStore
 from tests.ui.conftest import ScriptedDialogs
 
 SCAN_TIMEOUT_MS = 10_000
@@ -134,6 +135,17 @@ def test_the_browser_dock_shares_the_explorers_place_and_the_window_stays_narrow
     window.network_dock.hide()
     window.show_network_browser()
     assert window.tabifiedDockWidgets(window.network_dock) == [window.explorer_dock]
+
+
+def test_the_browser_stays_open_across_restarts(qtbot, make_window, folders):
+    window = make_window()
+    window.network_action.trigger()
+    window.explorer_action.trigger()
+    window.close()
+    assert SettingsStore().settings.networks_visible
+    reopened = make_window()
+    assert reopened.network_dock.isVisible() and reopened.explorer_dock.isVisible()
+    assert reopened.tabifiedDockWidgets(reopened.explorer_dock) == [reopened.network_dock]
 
 
 def test_a_model_folder_with_an_a1111_install_brings_its_loras(qtbot, make_window, folders, tmp_path):
