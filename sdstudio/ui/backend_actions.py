@@ -106,6 +106,8 @@ class BackendActions:
         for capability, widgets in ((Capability.VAE, (self.controls.vae,)),
                                     (Capability.HIRES, (self.controls.hires,)),
                                     (Capability.CLIP_SKIP, (self.controls.clip_skip,)),
+                                    (Capability.LORA, (self.network_browser,)),
+                                    (Capability.INPAINT, (self.extend_canvas_action,)),
                                     (Capability.MODEL_FOLDERS, (self.controls.add_model_button, self.add_models_action,
                                                                 self.rescan_action))):
             available = capabilities.has(capability)

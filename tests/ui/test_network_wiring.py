@@ -11,6 +11,8 @@ from PIL import Image, PngImagePlugin
 from PySide6.QtGui import QTextCursor
 from safetensors.numpy import save_file
 
+from sdstudio.bridge.local.backend import LocalBackend
+from sdstudio.bridge.protocol import Capabilities, Capability
 from sdstudio.engine import discovery
 from sdstudio.engine.outpaint import Extension
 from sdstudio.engine.requests import Mode
@@ -177,3 +179,14 @@ def test_extend_canvas_makes_a_masked_input_and_the_next_request_outpaints(qtbot
     assert request.strength == pytest.approx(0.9) and "denoise raised" in window.notice.text()
     window.canvas.undo()  # the mask is an ordinary canvas mask: undo leaves the extended image
     assert window.mode() is Mode.IMG2IMG and window.canvas.image().width() == 80
+
+
+def test_a_backend_without_loras_or_inpainting_greys_them_out_and_says_why(qtbot, make_window, monkeypatch):
+    absent = {Capability.LORA: "LoRAs are not sent to this backend", Capability.INPAINT: "no inpainting here"}
+    limited = Capabilities(frozenset(Capability) - set(absent), absent)
+    monkeypatch.setattr(LocalBackend, "capabilities", property(lambda self: limited))
+    window = make_window()
+    assert not window.network_browser.isEnabled()
+    assert window.network_browser.toolTip() == "LoRAs are not sent to this backend"
+    assert not window.extend_canvas_action.isEnabled()
+    assert window.extend_canvas_action.toolTip() == "no inpainting here"
