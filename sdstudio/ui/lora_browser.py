@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QToolButton,
@@ -56,6 +57,10 @@ class NetworkBrowser(QWidget):
         self.tree.setHeaderLabels(["Name", "Base model"])
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # names elide last, not first
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setToolTip("Click to insert into the prompt at the cursor")
         self.details = QLabel()
         self.details.setWordWrap(True)
@@ -98,8 +103,8 @@ class NetworkBrowser(QWidget):
             entries = self.catalog.entries(kind)
             group = QTreeWidgetItem([f"{title} ({len(entries)})"])
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            group.setFirstColumnSpanned(True)
             self.tree.addTopLevelItem(group)
+            group.setFirstColumnSpanned(True)  # only once it is in the tree
             for entry in entries:
                 item = QTreeWidgetItem([entry.name, entry.base_model])
                 item.setData(0, ENTRY_ROLE, entry)
@@ -108,7 +113,6 @@ class NetworkBrowser(QWidget):
                 if selected is not None and entry.path == selected.path:
                     self.tree.setCurrentItem(item)
             group.setExpanded(True)
-        self.tree.resizeColumnToContents(1)
         self._filter(self.search.text())
         if self.current_entry() is None:
             self._show_summary()

@@ -45,7 +45,7 @@ class NetworkWiring:
         self.negative_editor = PromptEditor(self.controls.negative)
         self._last_prompt_edit: QPlainTextEdit = self.controls.prompt
         self.network_browser = NetworkBrowser(self.networks)
-        self.network_dock = QDockWidget("LoRAs & embeddings", self)
+        self.network_dock = QDockWidget("LoRAs and embeddings", self)  # a title's "&" would be taken as a mnemonic
         self.network_dock.setObjectName("lora-browser")
         self.network_dock.setWidget(scrollable(self.network_browser, horizontal=False, name="networkScroll"))
         self.network_dock.setAllowedAreas(Qt.DockWidgetArea.LeftDockWidgetArea
