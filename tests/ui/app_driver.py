@@ -6,7 +6,8 @@ It runs the GUI entry point (`sdstudio.app.main`: the same window, engine thread
 exit as `sdstudio`) with a hook that plays one scenario and prints one JSON object per line
 (`{"event": ..., "t": epoch seconds, ...}`), so the parent can time the process from outside:
 
-- `probe`: window geometry as opened, with the latent explorer docked, then with a mask painted.
+- `probe`: window geometry as opened, with the latent explorer docked, with the LoRA browser tabbed
+  beside it, then with a mask painted.
 - `quit-idle`: close the window once the model is ready and nothing runs.
 - `quit-generating`: close it at the first step of a generation.
 - `quit-after-image`: close it as soon as the first image of a batch is saved.
@@ -25,7 +26,7 @@ import time
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
-from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QMainWindow, QPushButton, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QDockWidget, QMainWindow, QPushButton, QWidget
 
 SCENARIOS = ("probe", "quit-idle", "quit-generating", "quit-after-image", "first-paint", "cold-start")
 
@@ -43,12 +44,24 @@ def _in_scroll_viewport(widget: QWidget) -> bool:
     return isinstance(parent, QAbstractScrollArea) and parent.viewport() is widget
 
 
+def _behind_a_tab(window: QMainWindow, widget: QWidget) -> bool:
+    """A dock that is not the current tab of its group (or a widget in one): Qt keeps it "visible"
+    and parks it wholly outside the window, where no user sees it; it is not cut off."""
+    while widget is not None and widget is not window:
+        if isinstance(widget, QDockWidget) and window.tabifiedDockWidgets(widget):
+            return not QRect(widget.mapTo(window, QPoint(0, 0)), widget.size()).intersects(window.rect())
+        widget = widget.parentWidget()
+    return False
+
+
 def clipped_widgets(window: QMainWindow) -> list[str]:
     """Visible widgets not wholly inside every ancestor up to the window. Clipping by a scroll
     area's viewport is fine (the user scrolls to it); any other clipping hides part of a control."""
     found = []
     for widget in window.findChildren(QWidget):
         if not widget.isVisible() or widget.isWindow() or widget.width() <= 0 or widget.height() <= 0:
+            continue
+        if _behind_a_tab(window, widget):
             continue
         rect = QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
         ancestor = widget.parentWidget()
@@ -98,6 +111,8 @@ def probe(window) -> None:
         emit("geometry", state="opened", **geometry_report(window))
         window.show_explorer()
         emit("geometry", state="explorer", **geometry_report(window))
+        window.show_network_browser()  # tabbed with the explorer
+        emit("geometry", state="networks", **geometry_report(window))
         paint_mask(window)
         emit("geometry", state="mask", **geometry_report(window))
     finally:

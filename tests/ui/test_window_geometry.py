@@ -113,7 +113,7 @@ def contains(outer: list[int], inner: list[int]) -> bool:
 @pytest.mark.parametrize(("width", "height", "scale"), [(1280, 800, 1.0), (1920, 1080, 1.5), (1366, 768, 1.0)])
 def test_the_window_and_its_controls_fit_the_screen(tmp_path: Path, width: int, height: int, scale: float) -> None:
     states = probe(tmp_path, width, height, scale)
-    assert set(states) == {"opened", "explorer", "mask"}
+    assert set(states) == {"opened", "explorer", "networks", "mask"}
     logical = (round(width / scale), round(height / scale))
     for state, report in states.items():
         available = report["available"]
