@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
 from sdstudio.engine.discovery import NetworkInfo, discover_networks, network_dirs
@@ -88,7 +89,7 @@ class _ScanRelay(QObject):
 
     def deliver(self, ref: weakref.ref, number: int, result: Scan) -> None:
         catalog = ref()
-        if catalog is not None:
+        if catalog is not None and shiboken6.isValid(catalog):  # its window may have closed meanwhile
             catalog._on_scanned(number, result)
 
 

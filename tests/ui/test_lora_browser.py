@@ -4,9 +4,11 @@ themselves, search, click to insert at the prompt's cursor, and folders that cha
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit
@@ -182,3 +184,14 @@ def test_an_a1111_install_added_as_a_model_folder_brings_its_loras(qtbot, folder
     assert catalog.names("lora") == ["add_detail"] and catalog.names("embedding") == ["bad-hands"]
     scanned(qtbot, catalog)  # a plain rescan keeps the folders it was given
     assert catalog.names("lora") == ["add_detail"]
+
+
+def test_a_scan_that_ends_after_its_catalog_was_deleted_is_dropped(qtbot, folders):
+    survivor = NetworkCatalog()
+    catalog = NetworkCatalog()
+    catalog.refresh()
+    shiboken6.delete(catalog)  # as when the window closes mid-scan; the Python object lingers
+    qtbot.waitUntil(lambda: not any(t.name == "network-scan" for t in threading.enumerate()))
+    with qtbot.waitSignal(survivor.changed, timeout=SCAN_TIMEOUT_MS):  # the dead catalog's result comes first
+        survivor.refresh()
+    assert not shiboken6.isValid(catalog) and survivor.names("embedding") == []
