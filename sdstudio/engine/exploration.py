@@ -199,6 +199,22 @@ def lerp_conditioning(a: Conditioning, b: Conditioning, t: float) -> Conditionin
                         mix(a.negative_pooled, b.negative_pooled))
 
 
+def same_length(a: Conditioning, b: Conditioning, empty_chunk: torch.Tensor) -> tuple[Conditioning, Conditioning]:
+    """Two prompts' embeddings padded to the same number of 77-token chunks, so they can be blended:
+    a long prompt has more chunks, and the shorter one gets empty-prompt chunks, as A1111 pads a
+    negative to its prompt (a zeroed SDXL negative is padded with zeros)."""
+
+    def padded(x: torch.Tensor | None, tokens: int) -> torch.Tensor | None:
+        if x is None or x.ndim != 3 or x.shape[1] >= tokens:
+            return x
+        filler = empty_chunk.to(x.dtype) if x.abs().sum() > 0 else torch.zeros_like(empty_chunk, dtype=x.dtype)
+        repeats = -(-(tokens - x.shape[1]) // filler.shape[1])
+        return torch.cat([x, filler.repeat(1, repeats, 1)], dim=1)[:, :tokens]
+
+    tokens = max(t.shape[1] for t in (a.prompt, a.negative, b.prompt, b.negative))
+    return tuple(replace(c, prompt=padded(c.prompt, tokens), negative=padded(c.negative, tokens)) for c in (a, b))
+
+
 def seed_noise(engine: Engine, request: GenerationRequest, seed: int) -> torch.Tensor:
     model = engine.load(request.model)
     return initial_noise(model, request.width, request.height, torch.Generator("cpu").manual_seed(seed))
@@ -219,8 +235,9 @@ def seed_prompt_walk(
     request = replace(start_request.validated(), init_image=None, mask_image=None, batch_count=1, previews=False)
     engine.load(request.model)
     noise_a, noise_b = seed_noise(engine, request, start_request.seed), seed_noise(engine, request, end_request.seed)
-    cond_a = engine.conditioning(start_request.prompt, start_request.negative_prompt)
-    cond_b = engine.conditioning(end_request.prompt, end_request.negative_prompt)
+    cond_a = engine.conditioning(start_request.prompt, start_request.negative_prompt, request.clip_skip)
+    cond_b = engine.conditioning(end_request.prompt, end_request.negative_prompt, request.clip_skip)
+    cond_a, cond_b = same_length(cond_a, cond_b, engine.conditioning("", "", request.clip_skip).prompt)
     images = []
     for index in range(frames):
         _check(cancel)

@@ -148,3 +148,13 @@ def test_branch_rejects_bad_steps_and_missing_trajectories(sd_engine):
     kept = sd_engine.generate(request(keep_trajectory=True)).images[0]
     with pytest.raises(InputError, match="from 1 to 3"):
         branch(sd_engine, kept, step=4)
+
+
+def test_a_prompt_walk_between_a_short_and_a_long_prompt_blends_their_chunks(sd_engine):
+    long_prompt = ", ".join(["a cat with a red hat"] * 20)  # well past 75 tokens: two or more chunks
+    start, end = request(prompt="a cat", steps=3), request(prompt=long_prompt, steps=3, seed=4)
+    frames = seed_prompt_walk(sd_engine, start, end, 3)
+    assert len(frames) == 3 and not np.array_equal(pixels(frames[0]), pixels(frames[-1]))
+    # the start frame is the short prompt padded with an empty chunk: nearly its own image
+    plain = pixels(sd_engine.generate(start).images[0].image)
+    assert np.abs(pixels(frames[0]) - plain).max() <= 4
