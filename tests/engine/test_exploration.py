@@ -157,4 +157,5 @@ def test_a_prompt_walk_between_a_short_and_a_long_prompt_blends_their_chunks(sd_
     assert len(frames) == 3 and not np.array_equal(pixels(frames[0]), pixels(frames[-1]))
     # the start frame is the short prompt padded with an empty chunk: nearly its own image
     plain = pixels(sd_engine.generate(start).images[0].image)
-    assert np.abs(pixels(frames[0]) - plain).max() <= 4
+    difference = np.abs(pixels(frames[0]) - plain)
+    assert difference.mean() < 1.0 and difference.max() <= 16
