@@ -80,7 +80,7 @@ def _open(window, tmp_path, side: int) -> None:
 
 
 def test_the_default_brush_follows_the_image_until_the_user_picks_one(make_window, tmp_path):
-    window = make_window()
+    window = make_window(fit_policy="scale")  # keep the 512 px image at 512 on the tiny model
     assert window.settings.brush_size == 0  # never chosen
     _open(window, tmp_path, 64)
     assert window.canvas.brush_size == 4 and window.mask_tools.size_label.text() == "4 px"
