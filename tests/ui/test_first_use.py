@@ -83,3 +83,19 @@ def test_an_unreadable_image_is_one_plain_line(qtbot, make_window, tmp_path):
     message = blocker.args[0]
     assert "holiday.png" in message and "not an image that can be read" in message
     assert "Pillow" not in message and "\n" not in message
+
+
+def test_a_trajectory_run_streams_its_steps_to_the_canvas_and_reports_its_speed(qtbot, make_window):
+    window = make_window(steps=5)
+    steps = []
+    window.preview_shown.connect(lambda frame: steps.append(frame.step))
+    with qtbot.waitSignal(window.explorer.trajectory.image_saved, timeout=120_000):
+        window.trajectory_action.trigger()  # Ctrl+T
+    qtbot.waitUntil(lambda: "trajectory" in window.timing_label.text(), timeout=10_000)
+    assert steps and steps == sorted(steps) and steps[-1] >= 4
+    assert "s/step" in window.timing_label.text()
+
+
+def test_the_walk_export_dialog_opens_in_the_output_folder(make_window):
+    window = make_window()
+    assert window.explorer.interpolation.walk.start_dir() == window.output_dir()

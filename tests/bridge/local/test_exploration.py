@@ -204,6 +204,8 @@ def test_branch_unchanged_reproduces_and_a_new_prompt_differs(jobs, engine, base
     changed = run(jobs, engine, "explore.branch", trajectory_id=original.trajectory_id, step=3, prompt="a red rocket")
     assert not np.array_equal(pixels(changed.image), pixels(original.image))
     assert changed.request.prompt == "a red rocket" and read_parameters(changed.path).prompt == "a red rocket"
+    settings = read_parameters(changed.path).settings  # a branch says what it branched from, and where
+    assert settings["Branched from"] == original.path.name and settings["Branch step"] == "3"
     reseeded = run(jobs, engine, "explore.branch", trajectory_id=changed.trajectory_id, step=2, seed=99)
     assert reseeded.request.seed == 99 and not np.array_equal(pixels(reseeded.image), pixels(changed.image))
 
