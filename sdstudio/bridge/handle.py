@@ -111,8 +111,8 @@ class JobHandle(QObject):
     def report_started(self) -> None:
         self._state_reported.emit(JobState.RUNNING, None)
 
-    def report_progress(self, step: int, total: int, elapsed: float) -> None:
-        self._progress_reported.emit(Progress(self.job_id, step, total, elapsed))
+    def report_progress(self, step: int, total: int, elapsed: float, warning: str = "") -> None:
+        self._progress_reported.emit(Progress(self.job_id, step, total, elapsed, warning))
 
     def report_preview(self, frame: PreviewFrame) -> None:
         with self._preview_lock:

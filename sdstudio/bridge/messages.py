@@ -33,6 +33,7 @@ class Progress:
     step: int
     total: int
     elapsed: float  # seconds since the job started running
+    warning: str = ""  # once per job, e.g. that it will take very long on this device
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from sdstudio.engine.requests import (
     StepEvent,
 )
 from sdstudio.engine.samplers import make_scheduler
-from sdstudio.engine.vae import VaeCache, with_vae
 from sdstudio.engine.sampling import LoopState, denoise, initial_noise, preview_callback, schedule
+from sdstudio.engine.vae import VaeCache, with_vae
 from sdstudio.errors import InputError
 
 StepListener = Callable[[StepEvent], None]

@@ -174,7 +174,6 @@ class ControlsPanel(QWidget):
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generateButton")
         self.generate_button.setToolTip("Generate (Ctrl+Enter)")
-        self.generate_button.setProperty("running", False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancelButton")
         self.cancel_button.setToolTip("Stop the running job at its next step (Esc); queued jobs go on")
@@ -471,9 +470,6 @@ class ControlsPanel(QWidget):
         """While a job runs, Generate queues another and Cancel (Esc) stops the running one."""
         self._running = running
         self.cancel_button.setEnabled(running)
-        self.generate_button.setProperty("running", running)
-        self.generate_button.style().unpolish(self.generate_button)
-        self.generate_button.style().polish(self.generate_button)
 
     def set_queue_count(self, queued: int) -> None:
         """The Generate button says how many jobs wait behind the running one."""

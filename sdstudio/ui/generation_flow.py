@@ -129,6 +129,9 @@ class GenerationFlow:
         self.canvas.show_preview(frame.image)
         self.preview_shown.emit(frame)
 
+    def _on_long_job(self, warning: str) -> None:
+        self.show_message(f"{warning} - Esc stops it", "warning")
+
     def _on_progress(self, progress: StepProgress) -> None:
         self.controls.show_progress(progress.done, progress.total, progress.text, progress.eta)
 

@@ -69,6 +69,7 @@ class GenerationJobs(QObject):
     queue_changed = Signal()
     waiting_for_model = Signal(bool)  # a generation waits behind a model load
     load_failed = Signal(str)  # a background model load failed (no generation awaits it)
+    long_job = Signal(str)  # the running job will take very long on this device: say so (Esc stops it)
 
     def __init__(self, backend: Backend, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -139,7 +140,10 @@ class GenerationJobs(QObject):
             self.preview.emit(frame)
 
     def _on_progress(self, progress: Progress) -> None:
-        if self.current is not None and progress.job_id == self.current.job_id and self.clock is not None:
+        if progress.warning:
+            self.long_job.emit(progress.warning)
+        current = self.current is not None and progress.job_id == self.current.job_id
+        if current and self.clock is not None and progress.step > 0:  # step 0 only carries an estimate
             self.progress.emit(self.clock.update(progress))
 
     def _on_saved(self, saved: object) -> None:

@@ -250,6 +250,7 @@ class MainWindow(WindowActions, FileActions, ModelActions, BackendActions, Gener
         self.jobs.queue_changed.connect(self._on_queue_changed)
         self.jobs.waiting_for_model.connect(self._on_waiting_for_model)
         self.jobs.load_failed.connect(self._on_load_failed)
+        self.jobs.long_job.connect(self._on_long_job)
         self._attach_backend(self.backend)
         self.explorer.trajectory.job_started.connect(self.jobs.track)
         self.store.save_failed.connect(self._on_settings_save_failed)

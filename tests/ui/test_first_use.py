@@ -99,3 +99,13 @@ def test_a_trajectory_run_streams_its_steps_to_the_canvas_and_reports_its_speed(
 def test_the_walk_export_dialog_opens_in_the_output_folder(make_window):
     window = make_window()
     assert window.explorer.interpolation.walk.start_dir() == window.output_dir()
+
+
+def test_a_job_that_will_take_very_long_is_announced_while_it_runs(qtbot, make_window, monkeypatch):
+    from sdstudio.engine.engine import Engine
+
+    monkeypatch.setattr(Engine, "long_job_seconds", 0.0)  # any job is "very long" on this device
+    window = make_window(steps=3)
+    with qtbot.waitSignal(window.generation_finished, timeout=120_000):
+        window.start_generate()
+    assert window.notice.level == "warning" and "Esc stops it" in window.notice.text()

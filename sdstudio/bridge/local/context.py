@@ -52,7 +52,7 @@ class JobContext:
     def on_step(self, event: StepEvent) -> None:
         """An engine step listener: progress always, the preview when there is one."""
         image = pil_to_qimage(event.preview) if event.preview is not None else None
-        self.handle.report_progress(event.step, event.total_steps, event.elapsed)
+        self.handle.report_progress(event.step, event.total_steps, event.elapsed, event.warning)
         self.handle.report_preview(
             PreviewFrame(self.job_id, event.image_index, event.step, event.total_steps, event.elapsed, image)
         )
