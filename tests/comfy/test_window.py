@@ -93,7 +93,10 @@ def test_the_window_connects_lists_the_servers_checkpoints_and_greys_out_what_it
     assert window.settings.backend == "comfyui" and window.settings.comfy_urls == [comfy_server.url]
     assert window.explorer.interpolation is not None and window.local_backend is not window.backend
 
+    comfy = window.backend
     window.use_local_backend()
     assert window.backend is window.local_backend and window.controls.vae.isEnabled()
+    qtbot.waitUntil(lambda: all(connection.client.session.closed for connection in comfy.connections),
+                    timeout=10_000)  # switching away closed the server connections
     assert all(info.kind != "comfyui" for info in picker.infos())
     window.close()
