@@ -67,3 +67,27 @@ def network_folders(tmp_path, monkeypatch):
         made[kind].mkdir()
         monkeypatch.setenv(variable, str(made[kind]))
     return made
+
+
+@pytest.fixture
+def output_dir(tmp_path):
+    return tmp_path / "outputs"
+
+
+@pytest.fixture
+def local_engine_backend(qtbot, shared_engine, output_dir):
+    """A real local backend (its engine thread) over the session's tiny-model engine; always closed."""
+    from sdstudio.bridge.local.backend import LocalBackend
+
+    backend = LocalBackend(output_dir=lambda: output_dir, engine_factory=lambda: shared_engine)
+    yield backend
+    assert backend.close(60.0), "the engine thread did not stop"
+    assert not backend.running
+
+
+@pytest.fixture
+def base_request(tiny_model_dir):
+    from sdstudio.engine.requests import GenerationRequest
+
+    return GenerationRequest(prompt="a cat", model=str(tiny_model_dir), width=64, height=64, steps=4, sampler="Euler",
+                             seed=3, cfg_scale=5.0)

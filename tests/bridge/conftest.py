@@ -1,32 +1,8 @@
-"""A real local backend (engine thread) over the tiny random model, on a qasync loop; always closed."""
-
-from __future__ import annotations
-
-from pathlib import Path
+"""The bridge's tests run against a real local backend (see tests/conftest.py)."""
 
 import pytest
 
-from sdstudio.engine.requests import GenerationRequest
-
 
 @pytest.fixture
-def output_dir(tmp_path) -> Path:
-    return tmp_path / "outputs"
-
-
-
-
-@pytest.fixture
-def backend(qtbot, shared_engine, output_dir):
-    from sdstudio.bridge.local.backend import LocalBackend
-
-    backend = LocalBackend(output_dir=lambda: output_dir, engine_factory=lambda: shared_engine)
-    yield backend
-    assert backend.close(60.0), "the engine thread did not stop"
-    assert not backend.running
-
-
-@pytest.fixture
-def base_request(tiny_model_dir) -> GenerationRequest:
-    return GenerationRequest(prompt="a cat", model=str(tiny_model_dir), width=64, height=64, steps=4, sampler="Euler",
-                             seed=3, cfg_scale=5.0)
+def backend(local_engine_backend):
+    return local_engine_backend

@@ -31,3 +31,20 @@ def sdxl_engine(sdxl_pipe):
     engine = Engine()
     engine.use(loaded_model(sdxl_pipe, name="tiny-xl", family="sdxl"))
     return engine
+
+
+@pytest.fixture
+def folders(tmp_path, monkeypatch):
+    """LoRA and embedding folders of the test's own (tests/engine/network_files.py)."""
+    from tests.engine.network_files import use_folders
+
+    return use_folders(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def engine():
+    """An engine on a fresh tiny SD1 model (LoRA adapters and embeddings change the modules they are
+    loaded into, so these tests do not share one)."""
+    fresh = Engine()
+    fresh.use(loaded_model(tiny_sd_pipeline(seed=0)))
+    return fresh

@@ -12,22 +12,9 @@ from tests.engine.network_files import (
     diffusers_image,
     embedding_vectors,
     engine_image,
-    use_folders,
     write_embedding,
 )
 from tests.tiny_models import loaded_model, tiny_sd_pipeline, tiny_sdxl_pipeline
-
-
-@pytest.fixture
-def folders(tmp_path, monkeypatch):
-    return use_folders(tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def engine():
-    fresh = Engine()
-    fresh.use(loaded_model(tiny_sd_pipeline(seed=0)))
-    return fresh
 
 
 @pytest.mark.parametrize("layout", ["emb_params", "string_to_param", "diffusers"])

@@ -13,23 +13,9 @@ from tests.engine.network_files import (
     engine_image,
     kohya_lora,
     peft_lora,
-    use_folders,
     write_lora,
 )
 from tests.tiny_models import loaded_model, tiny_sd_pipeline, tiny_sdxl_pipeline
-
-
-@pytest.fixture
-def folders(tmp_path, monkeypatch):
-    return use_folders(tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def engine():
-    """An engine on a fresh tiny SD1 model (LoRA adapters change the modules they are loaded into)."""
-    fresh = Engine()
-    fresh.use(loaded_model(tiny_sd_pipeline(seed=0)))
-    return fresh
 
 
 def load_into(pipe, path, name):

@@ -14,7 +14,6 @@ from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit
 from safetensors.numpy import save_file
 
-from sdstudio.engine import discovery
 from sdstudio.ui.lora_browser import NetworkBrowser
 from sdstudio.ui.model import GenerationModel
 from sdstudio.ui.network_catalog import NetworkCatalog
@@ -33,16 +32,8 @@ INK_METADATA = {
 
 
 @pytest.fixture
-def folders(tmp_path, monkeypatch):
-    """lora/, embeddings/ and vae/ folders of the test's own, and no others."""
-    monkeypatch.setattr(discovery, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
-    monkeypatch.delenv("SDSTUDIO_MODEL_DIRS", raising=False)
-    made = {}
-    for kind, variable in discovery.NETWORK_DIRS_VARIABLES.items():
-        made[kind] = tmp_path / kind
-        made[kind].mkdir()
-        monkeypatch.setenv(variable, str(made[kind]))
-    return made
+def folders(network_folders):
+    return network_folders
 
 
 def write(path, metadata=None, width=768):
