@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
 from sdstudio.engine.components import LoadedModel
 from sdstudio.engine.engine import Engine
+from sdstudio.engine.lora import loader_pipeline
 from sdstudio.engine.requests import GenerationRequest
 from sdstudio.engine.samplers import make_scheduler
 from sdstudio.errors import ModelError
@@ -70,29 +70,6 @@ def random_model() -> LoadedModel:
         dtype=torch.float32,
         preview_factors=SD_PREVIEW_FACTORS,
         default_size=512,
-    )
-
-
-def pipeline_for(model: LoadedModel):
-    if model.is_sdxl:
-        return StableDiffusionXLPipeline(
-            vae=model.vae,
-            text_encoder=model.text_encoders[0],
-            text_encoder_2=model.text_encoders[1],
-            tokenizer=model.tokenizers[0],
-            tokenizer_2=model.tokenizers[1],
-            unet=model.unet,
-            scheduler=make_scheduler("Euler", model.scheduler_config),
-        )
-    return StableDiffusionPipeline(
-        vae=model.vae,
-        text_encoder=model.text_encoders[0],
-        tokenizer=model.tokenizers[0],
-        unet=model.unet,
-        scheduler=make_scheduler("Euler", model.scheduler_config),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
     )
 
 
@@ -264,7 +241,7 @@ def main() -> None:
         width=size,
         height=size,
     )
-    pipe = pipeline_for(model)
+    pipe = loader_pipeline(model)  # diffusers' pipeline over the very same modules
     pipe.set_progress_bar_config(disable=True)
     run_ours(engine, request)  # warm-up both
     run_theirs(pipe, request)
