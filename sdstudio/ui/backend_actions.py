@@ -35,7 +35,7 @@ class BackendActions:
             else:
                 dialog.say(self.notice.text())
 
-        asyncio.ensure_future(attempt())
+        self._backend_task = asyncio.ensure_future(attempt())  # kept: the loop holds tasks only weakly
 
     async def connect_comfy(self, urls: list[str], token: str = "") -> bool:
         """Connect to the ComfyUI server(s) and generate there from now on; a failure is one line
@@ -63,7 +63,7 @@ class BackendActions:
                 if (info := self.controls.model_picker.current_info()) is not None:
                     self._preload(info)
 
-        asyncio.ensure_future(attempt())
+        self._backend_task = asyncio.ensure_future(attempt())  # kept: the loop holds tasks only weakly
 
     def use_local_backend(self) -> None:
         self.settings.backend = "local"

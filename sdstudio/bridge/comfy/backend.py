@@ -117,7 +117,7 @@ class ComfyBackend(QObject):
         for handle in list(self._tasks):
             handle.cancel()
         with contextlib.suppress(RuntimeError):  # no running loop: nothing left to close on
-            asyncio.get_event_loop().create_task(self.aclose())
+            self._closing = asyncio.get_event_loop().create_task(self.aclose())  # kept: tasks are held weakly
         return True
 
     async def aclose(self) -> None:
