@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from sdstudio.engine import hires, inpaint
+from sdstudio.engine.allocator import keep_freed_memory
 from sdstudio.engine.components import LoadedModel
 from sdstudio.engine.conditioning import Conditioning
 from sdstudio.engine.job_clock import LONG_JOB_SECONDS, JobClock, StepRates
@@ -62,6 +63,7 @@ class Engine:
     long_job_seconds = LONG_JOB_SECONDS  # a job estimated to run longer gets a warning in its step events
 
     def __init__(self, device: torch.device | None = None, dtype: torch.dtype | None = None) -> None:
+        keep_freed_memory()  # the entry points do this first; here for the engine used as a library
         self._device = device
         self._dtype = dtype
         self._model: LoadedModel | None = None
@@ -307,10 +309,15 @@ class Engine:
             mask = mask.resize((request.width, request.height), Image.Resampling.BILINEAR)
         return mask
 
-    def encode_image(self, image: Image.Image, model: str = "") -> torch.Tensor:
-        """An image's VAE latent with the given (or current) model."""
-        loaded = self.load(model)
+    def with_vae(self, model: str = "", vae: str = "") -> LoadedModel:
+        """The model named (or the current one) with the VAE named ("" its own), as a job that asks
+        for that VAE sees it: what its latents are encoded and decoded with."""
+        return with_vae(self.load(model), vae, self._vaes)
+
+    def encode_image(self, image: Image.Image, model: str = "", vae: str = "") -> torch.Tensor:
+        """An image's VAE latent with the given (or current) model and VAE."""
+        loaded = self.with_vae(model, vae)
         return encode(loaded.vae, image.convert("RGB")).to(loaded.dtype)
 
-    def decode_latents(self, latents: torch.Tensor, model: str = "") -> list[Image.Image]:
-        return decode(self.load(model).vae, latents)
+    def decode_latents(self, latents: torch.Tensor, model: str = "", vae: str = "") -> list[Image.Image]:
+        return decode(self.with_vae(model, vae).vae, latents)

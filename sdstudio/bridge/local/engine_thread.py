@@ -21,12 +21,14 @@ from sdstudio.bridge.gui_gc import collect_on_gui_thread
 from sdstudio.bridge.handle import JobHandle
 from sdstudio.bridge.jobs import JobKind
 from sdstudio.bridge.local.context import JobContext
+from sdstudio.engine.allocator import release_free_memory
 from sdstudio.engine.requests import LoadEvent
 from sdstudio.errors import Cancelled, SdStudioError
 
 Handler = Callable[[Any, Any, JobContext], Any]  # (engine, typed job, context) -> result
 
 _STOP = object()
+IDLE_RELEASE_S = 20.0  # how long the engine waits for a job before it gives freed memory back
 
 
 class EngineThread(QThread):
@@ -82,7 +84,7 @@ class EngineThread(QThread):
     def run(self) -> None:
         engine = self._make_engine()
         while True:
-            handle = self._jobs.get()
+            handle = self._next_job()
             if handle is _STOP:
                 return
             if handle.cancelled:  # cancelled while it waited: its handle has said so already
@@ -95,6 +97,15 @@ class EngineThread(QThread):
                 self.current = None
                 self.released.emit(handle)
             del handle
+
+    def _next_job(self) -> Any:
+        """The next job; after IDLE_RELEASE_S without one, the heap's free memory goes back to the
+        system first (jobs in a row keep reusing it: see engine.allocator)."""
+        try:
+            return self._jobs.get(timeout=IDLE_RELEASE_S)
+        except queue.Empty:
+            release_free_memory()
+            return self._jobs.get()
 
     def _make_engine(self):
         if self._engine_factory is not None:
