@@ -8,11 +8,15 @@ Usage: python benchmarks/engine_vs_diffusers.py [--model NAME|PATH | --full-size
        --full-size builds (once, under --cache) a random full-size SD 1.5 single-file checkpoint in
        the LDM layout and loads it the way users' downloads are loaded.
        --profile adds one profiled run of each and prints where the time goes.
+       diffusers' pipeline runs in a process of its own, as a diffusers script would (glibc's default
+       allocator; the weights loaded from the same file by the same loader); --same-process runs it
+       here over the very same modules, sharing engine.allocator's settings, to compare the loops alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
 import time
 from pathlib import Path
@@ -99,6 +103,39 @@ def run_theirs(
         generator=torch.Generator("cpu").manual_seed(request.seed),
     ).images[0]
     return (time.perf_counter() - started, time.process_time() - cpu_started), np.asarray(image, dtype=np.int16)
+
+
+def serve_diffusers(connection, model: str, threads: int) -> None:
+    """The other process: loads the model as we do, then runs the pipeline for each request sent."""
+    from sdstudio.engine.models import load_model, resolve_model
+
+    if threads:
+        torch.set_num_threads(threads)
+    pipe = loader_pipeline(load_model(resolve_model(model)))
+    pipe.set_progress_bar_config(disable=True)
+    connection.send("ready")
+    while (request := connection.recv()) is not None:
+        connection.send(run_theirs(pipe, request))
+
+
+class DiffusersProcess:
+    """diffusers' pipeline in a fresh spawned process with none of our process settings."""
+
+    def __init__(self, model: str, threads: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self._process = context.Process(target=serve_diffusers, args=(child, model, threads), daemon=True)
+        self._process.start()
+        if self._connection.recv() != "ready":
+            raise RuntimeError("the diffusers process did not start")
+
+    def __call__(self, request: GenerationRequest) -> tuple[tuple[float, float], np.ndarray]:
+        self._connection.send(request)
+        return self._connection.recv()
+
+    def close(self) -> None:
+        self._connection.send(None)
+        self._process.join(30)
 
 
 class PartTimer:
@@ -212,6 +249,9 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=0, help="torch threads (0: torch's default); 1 on a crowded machine"
     )
+    parser.add_argument(
+        "--same-process", action="store_true", help="diffusers in this process, over the very same modules"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -221,6 +261,7 @@ def main() -> None:
         from random_models import sd15_checkpoint
 
         args.model = str(sd15_checkpoint(args.cache / "random-sd15.safetensors"))
+    in_memory = args.random
     if args.random:
         engine.use(random_model())
     else:
@@ -229,6 +270,7 @@ def main() -> None:
         except ModelError as error:
             print(f"{error}; using a random SD-shaped model instead")
             engine.use(random_model())
+            in_memory = True
     model = engine.model
     size = args.size or model.default_size
     request = GenerationRequest(
@@ -243,25 +285,32 @@ def main() -> None:
     )
     pipe = loader_pipeline(model)  # diffusers' pipeline over the very same modules
     pipe.set_progress_bar_config(disable=True)
-    run_ours(engine, request)  # warm-up both
-    run_theirs(pipe, request)
     if args.profile:
+        run_ours(engine, request)  # warm-up both
+        run_theirs(pipe, request)
         print_profile(engine, pipe, request)
+    own_process = not (args.same_process or in_memory)
+    theirs_runner = DiffusersProcess(args.model, args.threads) if own_process else lambda r: run_theirs(pipe, r)
+    where = "its own process" if own_process else "this process, the same modules"
+    run_ours(engine, request)  # warm-up both
+    theirs_runner(request)
     ours, theirs, difference = [], [], 0
     for index in range(args.runs):  # interleaved, alternating who goes first: load hits both alike
         if index % 2:
-            t_theirs, image_theirs = run_theirs(pipe, request)
+            t_theirs, image_theirs = theirs_runner(request)
             t_ours, image_ours = run_ours(engine, request)
         else:
             t_ours, image_ours = run_ours(engine, request)
-            t_theirs, image_theirs = run_theirs(pipe, request)
+            t_theirs, image_theirs = theirs_runner(request)
         ours.append(t_ours)
         theirs.append(t_theirs)
         difference = max(difference, int(np.abs(image_ours - image_theirs).max()))
     print(
         f"model: {model.name} ({model.family}), {size}x{size}, {args.steps} steps {args.sampler}, "
-        f"{engine.device_name}, {torch.get_num_threads()} threads, {args.runs} runs"
+        f"{engine.device_name}, {torch.get_num_threads()} threads, {args.runs} runs; diffusers in {where}"
     )
+    if own_process:
+        theirs_runner.close()
     for index, clock in enumerate(("wall", "cpu")):
         mine, pipeline = [t[index] for t in ours], [t[index] for t in theirs]
         ratios = [a / b for a, b in zip(mine, pipeline, strict=True)]
