@@ -22,7 +22,16 @@ from typing import Any
 from sdstudio import __version__
 from sdstudio.engine.requests import GenerationRequest, HiresFix, Mode, Upscaler, canonical_sampler
 from sdstudio.errors import InputError
-from sdstudio.io.resources import Missing, missing_resources, network_settings, parse_hash_list, vae_name, vae_settings
+from sdstudio.io.resources import (
+    Have,
+    Missing,
+    installed_here,
+    missing_resources,
+    network_settings,
+    parse_hash_list,
+    vae_name,
+    vae_settings,
+)
 
 NEGATIVE_PREFIX = "Negative prompt:"
 # One `Key: value` pair of the settings line; a value is a JSON string or runs to the next comma.
@@ -218,8 +227,12 @@ class ParsedParameters:
     @property
     def missing(self) -> list[Missing]:
         """The LoRAs, embeddings, VAE (and hires upscaler) this image names that are not installed."""
+        return self.missing_from(installed_here)
+
+    def missing_from(self, have: Have) -> list[Missing]:
+        """What this image names that `have` (kind, name) says is not there: a server's files, say."""
         settings = {key: str(value) for key, value in self.settings.items()}
-        return missing_resources(self.prompt, self.negative_prompt, settings)
+        return missing_resources(self.prompt, self.negative_prompt, settings, have)
 
     def apply_to(self, request: GenerationRequest) -> GenerationRequest:
         """`request` with every setting this image states (unknown samplers keep the request's)."""

@@ -14,6 +14,7 @@ finished image.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,22 +130,31 @@ def vae_name(stated: str) -> str:
     return path.stem if path.suffix.lower() in VAE_SUFFIXES else stated.strip()
 
 
-def missing_resources(prompt: str, negative: str, settings: dict[str, str]) -> list[Missing]:
-    """Every LoRA, embedding and VAE an image's parameters name that discovery cannot find, and a
-    hires upscaler we do not have (Lanczos stands in for it)."""
+Have = Callable[[str, str], bool]  # (kind: "lora" | "embedding" | "vae", name) -> is it there
+
+
+def installed_here(kind: str, name: str) -> bool:
+    return _find(kind, name) is not None
+
+
+def missing_resources(
+    prompt: str, negative: str, settings: dict[str, str], have: Have = installed_here
+) -> list[Missing]:
+    """Every LoRA, embedding and VAE an image's parameters name that `have` lacks (by default: that
+    discovery cannot find here), and a hires upscaler we do not have (Lanczos stands in for it)."""
     missing: list[Missing] = []
     lora_hashes = parse_hash_list(settings.get("Lora hashes", ""))
     names = {_a1111_name(name).lower(): name for name in lora_names(prompt)}
     for name in lora_hashes:
         names.setdefault(name.lower(), name)
     for key, name in names.items():
-        if _find("lora", name) is None:
+        if not have("lora", name):
             stated = next((h for n, h in lora_hashes.items() if n.lower() == key), "")
             missing.append(Missing("LoRA", name, stated))
     for name, stated in parse_hash_list(settings.get("TI hashes", "")).items():
-        if _find("embedding", name) is None:
+        if not have("embedding", name):
             missing.append(Missing("embedding", name, stated))
-    if settings.get("VAE") and _find("vae", vae_name(settings["VAE"])) is None:
+    if settings.get("VAE") and not have("vae", vae_name(settings["VAE"])):
         missing.append(Missing("VAE", vae_name(settings["VAE"]), settings.get("VAE hash", "")))
     upscaler = settings.get("Hires upscaler", "").strip()
     if upscaler and not upscaler.lower().startswith("latent") and upscaler.lower() not in ("lanczos", "none"):

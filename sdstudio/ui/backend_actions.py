@@ -87,13 +87,15 @@ class BackendActions:
         backend.model_loading.connect(self._on_model_loading)
         backend.model_ready.connect(self._on_model_ready)
         backend.status_changed.connect(self._on_backend_status)
+        backend.models_changed.connect(self.rescan_models)
         self.backend_label.setText(backend.name)
         self._apply_capabilities()
 
     def _detach_backend(self, backend: Backend) -> None:
         for signal, slot in ((backend.model_loading, self._on_model_loading),
                              (backend.model_ready, self._on_model_ready),
-                             (backend.status_changed, self._on_backend_status)):
+                             (backend.status_changed, self._on_backend_status),
+                             (backend.models_changed, self.rescan_models)):
             with contextlib.suppress(RuntimeError, TypeError):
                 signal.disconnect(slot)
 
@@ -108,8 +110,8 @@ class BackendActions:
                                     (Capability.CLIP_SKIP, (self.controls.clip_skip,)),
                                     (Capability.LORA, (self.network_browser,)),
                                     (Capability.INPAINT, (self.extend_canvas_action,)),
-                                    (Capability.MODEL_FOLDERS, (self.controls.add_model_button, self.add_models_action,
-                                                                self.rescan_action))):
+                                    (Capability.MODEL_FOLDERS, (self.controls.add_model_button,
+                                                                self.add_models_action))):
             available = capabilities.has(capability)
             for widget in widgets:
                 own_tip = widget.property("ownToolTip")

@@ -68,7 +68,7 @@ class FileActions:
     def restore_parameters(self, parsed: ParsedParameters) -> None:
         request = parsed.apply_to(self.generation.request())
         self.controls.apply_request(request, parsed.model)
-        self.show_message(*restored_message(parsed))  # names the LoRAs/embeddings/VAE not installed here
+        self.show_message(*restored_message(parsed, self.networks))  # names the LoRAs/embeddings/VAE not there
 
     def set_input_image(self, image: QImage, name: str = "image") -> None:
         """Fit an image to the model's needs (multiple of 8, not huge) and make it the input."""

@@ -108,7 +108,7 @@ class NetworkBrowser(QWidget):
             for entry in entries:
                 item = QTreeWidgetItem([entry.name, entry.base_model])
                 item.setData(0, ENTRY_ROLE, entry)
-                item.setToolTip(0, str(entry.path))
+                item.setToolTip(0, entry.where)
                 group.addChild(item)
                 if selected is not None and entry.path == selected.path:
                     self.tree.setCurrentItem(item)
@@ -146,6 +146,9 @@ class NetworkBrowser(QWidget):
             self.details.setText(html.escape(self.catalog.error))
         elif self.catalog.scanning and not any(self.catalog.entries(kind) for kind in KIND_TITLES):
             self.details.setText("Looking for LoRAs and embeddings...")
+        elif not any(self.catalog.entries(kind) for kind in KIND_TITLES) and self.catalog.server:
+            self.details.setText(f"No LoRAs or embeddings on {html.escape(self.catalog.server)}. Put files in "
+                                 "its models/loras and models/embeddings folders, then Rescan.")
         elif not any(self.catalog.entries(kind) for kind in KIND_TITLES):
             folders = [*self.catalog.folders("lora")[:2], *self.catalog.folders("embedding")[:2]]
             where = "".join(f"<br>{html.escape(str(folder))}" for folder in folders)
@@ -206,5 +209,5 @@ def details_html(entry: NetworkEntry) -> str:
         lines.append("Trigger words: none in the file")
     if entry.problem:
         lines.append(f'<span style="color:#e55b5b">{html.escape(entry.problem)}</span>')
-    lines.append(f'<span style="color:#8a8a92">{html.escape(str(entry.path))}</span>')
+    lines.append(f'<span style="color:#8a8a92">{html.escape(entry.where)}</span>')
     return "<br>".join(lines)

@@ -74,16 +74,25 @@ class ModelActions:
         if folder:
             self.add_model_folder(folder)
 
+    def rescan_backend(self) -> None:
+        """File > Rescan Models: this computer's folders, or what the servers have, read anew."""
+        if self.backend.capabilities.has(Capability.MODEL_FOLDERS):
+            self.rescan_models()
+        else:
+            self.backend.refresh()  # then models_changed: rescan_models lists what it found
+
     def rescan_models(self) -> None:
         """Re-read the model folders (or the servers' checkpoints), keeping the chosen model (or
         adopting the first one found)."""
         picker = self.controls.model_picker
         if not self.backend.capabilities.has(Capability.MODEL_FOLDERS):
-            entries = [(entry.name, entry.location) for entry in self.backend.models()]
-            picker.set_remote(entries, self.generation.model)
+            models = self.backend.models()
+            picker.set_remote([(entry.name, entry.location) for entry in models], self.generation.model)
             if (chosen := picker.current_info()) is not None:
                 self.controls.model_selected(chosen)
+            self._show_backend_networks(", ".join(dict.fromkeys(entry.location for entry in models)))
             return
+        self.networks.show_local()
         current = picker.current_info()
         picker.refresh(self.settings.extra_model_dirs, self.settings.model_paths,
                        str(current.path) if current else self.generation.model)

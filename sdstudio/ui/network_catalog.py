@@ -1,5 +1,8 @@
 """The LoRAs, embeddings and VAEs installed, kept current for the browser, the prompt and the VAE combo.
 
+With a backend that has files of its own (a ComfyUI server), the catalog lists those instead
+(`show_server`), so the browser, the prompt colours and the VAE choices offer what will be found.
+
 Discovery walks folders and reads each file's safetensors header (its metadata: base model,
 trigger words). On a slow or network drive that is more than a frame, so it runs on a plain
 worker thread and the result comes back to the GUI thread by a queued signal. The folders are
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +40,11 @@ class NetworkEntry:
     base_model: str = ""
     trigger_words: tuple[str, ...] = ()
     problem: str = ""  # why the header could not be read ("" when it could)
+    location: str = ""  # where it is when not on this computer: a server's URL
+
+    @property
+    def where(self) -> str:
+        return f"on {self.location}" if self.location else str(self.path)
 
     @property
     def snippet(self) -> str:
@@ -127,29 +135,52 @@ class NetworkCatalog(QObject):
         self._rescan_timer.setInterval(RESCAN_DELAY_MS)
         self._rescan_timer.timeout.connect(self.refresh)
         self._relay = _scan_relay()
+        self._server: Scan | None = None  # a backend's own files, listed instead of the scan's
+        self._server_refresh: Callable[[], None] | None = None
+        self.server = ""  # where the listed files are when not on this computer ("" when they are)
+
+    def show_server(self, names: dict[str, list[str]], where: str, refresh: Callable[[], None]) -> None:
+        """List a backend's own files by kind; `refresh` asks it to look again (Rescan)."""
+        self._server = Scan({kind: [NetworkEntry(name, kind, Path(name), location=where)
+                                    for name in names.get(kind, [])] for kind in KINDS})
+        self._server_refresh, self.server = refresh, where
+        self.changed.emit()
+
+    def show_local(self) -> None:
+        """Back to this computer's files (the last scan)."""
+        if self._server is not None:
+            self._server, self._server_refresh, self.server = None, None, ""
+            self.changed.emit()
+
+    @property
+    def _shown(self) -> Scan:
+        return self._server if self._server is not None else self._scan
 
     def entries(self, kind: str) -> list[NetworkEntry]:
-        return list(self._scan.entries.get(kind, []))
+        return list(self._shown.entries.get(kind, []))
 
     def names(self, kind: str) -> list[str]:
         return [entry.name for entry in self.entries(kind)]
 
     def folders(self, kind: str) -> list[Path]:
         """Where files of `kind` are looked for (for the browser to say where to put them)."""
-        return list(self._scan.folders.get(kind, []))
+        return list(self._shown.folders.get(kind, []))
 
     @property
     def error(self) -> str:
-        return self._scan.error
+        return self._shown.error
 
     @property
     def scanning(self) -> bool:
-        return self._scanning
+        return self._scanning and self._server is None
 
     def refresh(self, extra_model_dirs: Sequence[str | Path] | None = None) -> None:
         """Scan again in the background (with new model folders if given); `changed` when done.
 
-        A scan started while another runs supersedes it: only the newest result is kept."""
+        A scan started while another runs supersedes it: only the newest result is kept. While a
+        backend's files are shown, the backend is asked to look again as well."""
+        if self._server_refresh is not None:
+            self._server_refresh()
         if extra_model_dirs is not None:
             self._extra = tuple(str(folder) for folder in extra_model_dirs)
         self._number += 1

@@ -23,15 +23,22 @@ from sdstudio.ui.window_geometry import DOCK_MINIMUM_WIDTH, scrollable
 RESTORED = "Restored the image's prompt and settings"
 
 
-def restored_message(parsed: ParsedParameters) -> tuple[str, str]:
+def restored_message(parsed: ParsedParameters, catalog: NetworkCatalog | None = None) -> tuple[str, str]:
     """The notice after a restore, and its level: a warning naming each LoRA, embedding or VAE the
-    image used that is not installed here (with its hash, to find it online), else a short info."""
-    missing = parsed.missing
+    image used that is not installed here (with its hash, to find it online), else a short info.
+    With a catalog listing a server's files, what is missing is what that server lacks."""
+    if catalog is not None and catalog.server:
+        listed = {kind: {name.lower() for name in catalog.names(kind)} for kind in ("lora", "embedding", "vae")}
+        missing = parsed.missing_from(lambda kind, name: name.lower() in listed[kind])
+        where = f"Not on {catalog.server}"
+        remedy = "put the files in its models/loras, models/embeddings or models/vae folders, then Rescan"
+    else:
+        missing, where = parsed.missing, "Not installed here"
+        remedy = "put the files in the LoRA, embedding or VAE folders to use them"
     if not missing:
         return RESTORED, "info"
     names = "; ".join(str(item) for item in missing)
-    return (f"{RESTORED}. Not installed here: {names}. Generate runs without them "
-            "(put the files in the LoRA, embedding or VAE folders to use them).", "warning")
+    return f"{RESTORED}. {where}: {names}. Generate runs without them ({remedy}).", "warning"
 
 
 class NetworkWiring:
@@ -76,6 +83,14 @@ class NetworkWiring:
         self.network_dock.show()
         self.network_dock.raise_()
         self.network_browser.search.setFocus()
+
+    def _show_backend_networks(self, where: str) -> None:
+        """A backend with files of its own (a ComfyUI server): list those; else this computer's."""
+        names = {kind: self.backend.networks(kind) for kind in ("lora", "embedding", "vae")}
+        if any(value is None for value in names.values()):
+            self.networks.show_local()
+            return
+        self.networks.show_server(names, where or self.backend.name, self.backend.refresh)
 
     def refresh_networks(self) -> None:
         """The model folders changed (added, rescanned): LoRAs, embeddings and VAEs too."""

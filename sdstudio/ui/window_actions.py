@@ -40,7 +40,7 @@ class WindowActions:
         self.load_mask_action = self._action("Load Mask...", self.load_mask_dialog)
         self.output_dir_action = self._action("Set Output Folder...", self.choose_output_dir)
         self.add_models_action = self._action("Add Model Folder...", self.add_model_folder_dialog)
-        self.rescan_action = self._action("Rescan Models", self.rescan_models)
+        self.rescan_action = self._action("Rescan Models", self.rescan_backend)
         self.backend_action = self._action("Backend...", self.backend_dialog, None,
                                            "Generate on this computer or on ComfyUI server(s)")
         self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)

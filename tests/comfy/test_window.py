@@ -12,6 +12,7 @@ from PySide6.QtTest import QTest
 
 from sdstudio.bridge.comfy.backend import ComfyBackend
 from sdstudio.bridge.messages import JobState
+from tests.comfy.networks import EMBEDDING_NAMES, LORA_NAME, VAE_NAME
 
 TIMEOUT_MS = 180_000
 OFFSCREEN_NOISE = r"^This plugin does not support propagateSizeHints\(\)$"  # the offscreen platform's, not ours
@@ -88,14 +89,25 @@ def test_the_window_connects_lists_the_servers_checkpoints_and_greys_out_what_it
     assert connecting.result() is True
     picker = window.controls.model_picker
     assert [info.name for info in picker.infos()] == [checkpoint_name]
-    assert not window.controls.vae.isEnabled() and "VAE" in window.controls.vae.toolTip()
-    assert not window.add_models_action.isEnabled()
+    assert not window.add_models_action.isEnabled() and window.rescan_action.isEnabled()
+    # the LoRA browser, the prompts' embedding colours and the VAE choices offer the server's files
+    browser, vae = window.network_browser, window.controls.vae
+    assert browser.isEnabled() and vae.isEnabled()
+    listed = [(entry.kind, entry.name, entry.location) for entry in browser.entries_shown()]
+    assert listed == [("lora", LORA_NAME, comfy_server.url)] + [("embedding", name, comfy_server.url)
+                                                                for name in EMBEDDING_NAMES]
+    assert browser.snippet(browser.entries_shown()[0]) == f"<lora:{LORA_NAME}:1>"
+    assert [vae.itemData(i) for i in range(vae.count())] == ["", VAE_NAME.removesuffix(".safetensors")]
+    with qtbot.waitSignal(window.backend.models_changed, timeout=30_000):
+        window.rescan_action.trigger()  # File > Rescan Models reads the server's lists again
+    assert len(browser.entries_shown()) == 3
     assert window.settings.backend == "comfyui" and window.settings.comfy_urls == [comfy_server.url]
     assert window.explorer.interpolation is not None and window.local_backend is not window.backend
 
     comfy = window.backend
     window.use_local_backend()
     assert window.backend is window.local_backend and window.controls.vae.isEnabled()
+    assert all(entry.location == "" for entry in window.network_browser.entries_shown())
     qtbot.waitUntil(lambda: all(connection.client.session.closed for connection in comfy.connections),
                     timeout=10_000)  # switching away closed the server connections
     assert all(info.kind != "comfyui" for info in picker.infos())

@@ -84,6 +84,20 @@ def test_a_restored_image_names_what_is_not_installed(folders):
     assert restored_message(parse_parameters(installed)) == (RESTORED, "info")
 
 
+def test_with_a_servers_files_listed_what_is_missing_is_what_the_server_lacks(qtbot, folders):
+    from sdstudio.ui.network_catalog import NetworkCatalog
+
+    catalog = NetworkCatalog()
+    catalog.show_server({"lora": ["jinx", "Other"], "embedding": [], "vae": ["kl-f8-anime2"]}, "http://gpu:8188",
+                        refresh=lambda: None)
+    text, level = restored_message(parse_parameters(A1111), catalog)
+    assert level == "warning" and "Not on http://gpu:8188: " in text and "models/loras" in text
+    # ink is installed here but not on the server; jinx and the VAE are on the server
+    assert "LoRA 'ink'" in text and "EasyNegative" in text and "jinx" not in text and "kl-f8-anime2" not in text
+    catalog.show_local()
+    assert "Not installed here" in restored_message(parse_parameters(A1111), catalog)[0]
+
+
 def test_opening_such_an_image_says_it_in_the_notice_bar(qtbot, make_window, folders, dialogs, tmp_path):
     window = scanned(qtbot, make_window())
     info = PngImagePlugin.PngInfo()

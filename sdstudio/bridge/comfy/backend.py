@@ -20,10 +20,11 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from sdstudio.bridge.comfy.batch import BatchRun, ComfyImage, find_checkpoint
-from sdstudio.bridge.comfy.connection import ComfyConnection, ServerStatus, connect_all
+from sdstudio.bridge.comfy.connection import ComfyConnection, ConnectionState, ServerStatus, connect_all
 from sdstudio.bridge.comfy.events import Preview
 from sdstudio.bridge.comfy.results import save_result
 from sdstudio.bridge.comfy.samplers import available_samplers
+from sdstudio.bridge.comfy.server_info import file_stem
 from sdstudio.bridge.handle import JobHandle
 from sdstudio.bridge.jobs import GenerateJob, LoadJob
 from sdstudio.bridge.messages import JobResult, ModelLoaded, PreviewFrame, SavedImage
@@ -32,14 +33,12 @@ from sdstudio.bridge.qimage import pil_to_qimage
 from sdstudio.errors import Cancelled, SdStudioError
 
 COMFY_CAPABILITIES = frozenset({Capability.TXT2IMG, Capability.IMG2IMG, Capability.INPAINT, Capability.PREVIEWS,
-                                Capability.CLIP_SKIP, Capability.HIRES})
+                                Capability.CLIP_SKIP, Capability.HIRES, Capability.LORA, Capability.EMBEDDINGS,
+                                Capability.VAE})
 WHY_NOT = {
     Capability.LATENT_BLEND: "latent blending runs on this computer's engine, not on a ComfyUI server",
     Capability.WALK: "walk export runs on this computer's engine, not on a ComfyUI server",
     Capability.TRAJECTORY: "a ComfyUI server does not send per-step latents back (only previews)",
-    Capability.LORA: "LoRAs are not sent to ComfyUI servers yet",
-    Capability.EMBEDDINGS: "embeddings are not sent to ComfyUI servers yet",
-    Capability.VAE: "the ComfyUI backend uses each checkpoint's own VAE",
     Capability.MODEL_FOLDERS: "the models are the server's checkpoints (its models/checkpoints folder)",
 }
 
@@ -58,6 +57,7 @@ class ComfyBackend(QObject):
         self.connections = connections
         self.output_dir = output_dir
         self._tasks: dict[JobHandle, asyncio.Task] = {}
+        self._states: dict[str, ConnectionState] = {}
         for connection in connections:
             connection.status_listeners.append(self._on_status)
 
@@ -88,6 +88,22 @@ class ComfyBackend(QObject):
             offered = available_samplers(info.samplers, info.schedulers)
             names = offered if names is None else tuple(name for name in names if name in offered)
         return names or ()
+
+    def networks(self, kind: str) -> list[str]:
+        """The servers' LoRAs, embeddings or VAEs by file name (how prompts and requests name them)."""
+        field = {"lora": "loras", "embedding": "embeddings", "vae": "vaes"}[kind]
+        names = (file_stem(name) for connection in self.connections for name in getattr(connection.client.info, field))
+        return sorted(set(names), key=str.lower)
+
+    def refresh(self) -> None:
+        """Re-read every server's files in the background; `models_changed` when done."""
+        async def reread() -> None:
+            for connection in self.connections:
+                with contextlib.suppress(SdStudioError):  # an unreachable one keeps its last list
+                    await connection.client.refresh()
+            self.models_changed.emit()
+
+        self._refreshing = asyncio.get_event_loop().create_task(reread())  # kept: tasks are held weakly
 
     def submit(self, job: Any, parent: QObject | None = None) -> JobHandle:
         """Start `job`; a refusal is reported on the next turn of the loop, once the caller has
@@ -199,6 +215,11 @@ class ComfyBackend(QObject):
             task.cancel()
 
     def _on_status(self, status: ServerStatus) -> None:
+        was = self._states.get(status.url)
+        self._states[status.url] = status.state
+        back = status.state is ConnectionState.CONNECTED and was is ConnectionState.RECONNECTING
+        if back:  # the connection re-read the server's files: the pickers list them anew
+            self.models_changed.emit()
         self.status_changed.emit(f"ComfyUI {status.url.split('://', 1)[-1]}: {status.state.value}, "
                                  f"{status.device}, queue {status.queue_remaining}")
 

@@ -23,12 +23,13 @@ from sdstudio.bridge.comfy.errors import ConnectionLost, ServerUnreachable
 from sdstudio.bridge.comfy.events import Preview
 from sdstudio.bridge.comfy.results import finished_image, sized_image, sized_mask
 from sdstudio.bridge.comfy.samplers import comfy_sampler
+from sdstudio.bridge.comfy.server_info import file_stem
 from sdstudio.bridge.comfy.workflow import (
     Uploads,
     generation_graph,
     is_inpainting_checkpoint,
     sampler_steps,
-    unsupported,
+    server_files,
 )
 from sdstudio.engine.requests import GenerationRequest, Mode
 from sdstudio.errors import InputError
@@ -61,8 +62,7 @@ def find_checkpoint(name: str, checkpoints: tuple[str, ...], server: str) -> str
     if not name:
         return checkpoints[0]
     for candidate in checkpoints:
-        stem = candidate.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        if name in (candidate, stem):
+        if name in (candidate, file_stem(candidate)):
             return candidate
     raise InputError(f"unknown checkpoint '{name}' on the ComfyUI server at {server}; "
                      f"choose one of: {', '.join(checkpoints)}")
@@ -90,9 +90,6 @@ class BatchRun:
                  on_image: ImageListener | None = None) -> None:
         if not connections:
             raise InputError("no ComfyUI server is connected")
-        reason = unsupported(request)
-        if reason:
-            raise InputError(reason)
         self.request = request.validated()
         first = connections[0]
         self.checkpoint = find_checkpoint(request.model, first.client.info.checkpoints, first.url)
@@ -100,6 +97,7 @@ class BatchRun:
         for connection in self.connections:  # every server must be able to run it, or say so now
             info = connection.client.info
             comfy_sampler(self.request.sampler, info.samplers, info.schedulers, connection.url)
+            server_files(self.request, info, connection.url)
         self.on_step, self.on_preview, self.on_image = on_step, on_preview, on_image
         self.job = uuid.uuid4().hex[:12]
         self._pending: deque[int] = deque(range(self.request.batch_count))
@@ -141,7 +139,8 @@ class BatchRun:
         uploads = await asyncio.shield(self._uploads[connection.url])
         inpaint_model = is_inpainting_checkpoint(self.checkpoint) and info.has_inpaint_conditioning
         sampler = comfy_sampler(request.sampler, info.samplers, info.schedulers, connection.url)
-        graph = generation_graph(request, self.checkpoint, sampler, uploads, inpaint_model)
+        files = server_files(request, info, connection.url)
+        graph = generation_graph(request, self.checkpoint, sampler, uploads, inpaint_model, files)
         passes = sampler_steps(graph)
         all_steps = sum(steps for _, steps in passes.values())
 

@@ -74,8 +74,13 @@ class ComfyClient:
         return client
 
     async def refresh(self) -> ServerInfo:
-        """Re-read `/object_info` (new checkpoints appear without reconnecting)."""
-        self.info = parse_object_info(await self.get_json("/object_info"))
+        """Re-read `/object_info` and `/embeddings` (new files appear without reconnecting)."""
+        object_info = await self.get_json("/object_info")
+        try:
+            embeddings = await self.get_json("/embeddings")
+        except ServerError:  # a server without the route: no embeddings, the rest still works
+            embeddings = []
+        self.info = parse_object_info(object_info, embeddings)
         return self.info
 
     async def close(self) -> None:

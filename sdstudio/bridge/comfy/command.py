@@ -21,22 +21,30 @@ from sdstudio.bridge.comfy.cli_options import TOKEN_ENV, backend_urls
 from sdstudio.bridge.comfy.connection import connect_all
 from sdstudio.bridge.comfy.events import Preview
 from sdstudio.bridge.comfy.results import save_result
+from sdstudio.bridge.comfy.server_info import file_stem
 from sdstudio.engine.requests import GenerationRequest
 
 
 def run_models(value: str) -> int:
-    """`name<TAB>comfyui<TAB>URL` for every checkpoint of every server."""
+    """`name<TAB>kind<TAB>URL` for every server: its checkpoints (kind `comfyui`), then its LoRAs,
+    embeddings and VAEs (`lora`, `embedding`, `vae`) by the names prompts and --vae take."""
 
-    async def listing() -> list[tuple[str, str]]:
+    async def listing() -> list[tuple[str, str, str]]:
         connections = await connect_all(backend_urls(value), os.environ.get(TOKEN_ENV, ""))
         try:
-            return [(name, connection.url) for connection in connections for name in connection.client.info.checkpoints]
+            rows = []
+            for connection in connections:
+                info = connection.client.info
+                rows += [(name, "comfyui", connection.url) for name in info.checkpoints]
+                for kind, names in (("lora", info.loras), ("embedding", info.embeddings), ("vae", info.vaes)):
+                    rows += [(file_stem(name), kind, connection.url) for name in names]
+            return rows
         finally:
             for connection in connections:
                 await connection.close()
 
-    for name, url in asyncio.run(listing()):
-        print(f"{name}\tcomfyui\t{url}")
+    for name, kind, url in asyncio.run(listing()):
+        print(f"{name}\t{kind}\t{url}")
     return 0
 
 

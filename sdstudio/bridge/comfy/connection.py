@@ -168,9 +168,11 @@ class ComfyConnection:
                 return False
             try:
                 self._socket = await self._open_socket()
-                return True
             except ServerError:
                 continue
+            with contextlib.suppress(ServerError):  # a restarted server may have other files now
+                await self.client.refresh()
+            return True
         return False
 
     def _set_state(self, state: ConnectionState) -> None:

@@ -12,6 +12,16 @@ from typing import Any
 INPAINT_CONDITIONING = "InpaintModelConditioning"
 
 
+def file_name(name: str) -> str:
+    """A server file name without its folder (a Windows server writes `sub\\name.safetensors`)."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def file_stem(name: str) -> str:
+    """Without folder and extension: how A1111 names checkpoints, LoRAs and embeddings."""
+    return file_name(name).rsplit(".", 1)[0]
+
+
 def combo_options(spec: Any) -> tuple[str, ...]:
     """The choices of one input spec, in either format; () when it is not a choice."""
     if not isinstance(spec, list | tuple) or not spec:
@@ -34,24 +44,31 @@ def node_input(object_info: dict[str, Any], node: str, name: str) -> Any:
 
 @dataclass(frozen=True)
 class ServerInfo:
-    """The server's checkpoints, samplers, schedulers and node types."""
+    """The server's checkpoints, samplers, schedulers, node types, LoRAs, VAEs and embeddings."""
 
     checkpoints: tuple[str, ...]
     samplers: tuple[str, ...]
     schedulers: tuple[str, ...]
     nodes: frozenset[str]
+    loras: tuple[str, ...] = ()  # file names under its models/loras, as LoraLoader takes them
+    vaes: tuple[str, ...] = ()
+    embeddings: tuple[str, ...] = ()  # from /embeddings: names without extension
 
     @property
     def has_inpaint_conditioning(self) -> bool:
         return INPAINT_CONDITIONING in self.nodes
 
 
-def parse_object_info(object_info: dict[str, Any]) -> ServerInfo:
+def parse_object_info(object_info: dict[str, Any], embeddings: Any = ()) -> ServerInfo:
+    """`embeddings`: the answer of /embeddings (a list of names), anything else read as none."""
     return ServerInfo(
         checkpoints=combo_options(node_input(object_info, "CheckpointLoaderSimple", "ckpt_name")),
         samplers=combo_options(node_input(object_info, "KSampler", "sampler_name")),
         schedulers=combo_options(node_input(object_info, "KSampler", "scheduler")),
         nodes=frozenset(object_info),
+        loras=combo_options(node_input(object_info, "LoraLoader", "lora_name")),
+        vaes=combo_options(node_input(object_info, "VAELoader", "vae_name")),
+        embeddings=tuple(str(name) for name in embeddings) if isinstance(embeddings, list) else (),
     )
 
 

@@ -7,6 +7,8 @@ hires fix: the first pass upscaled (LatentUpscale, or VAEDecode -> ImageScale la
 then a second KSampler at the hires denoise.
 inpaint: a normal model gets SetLatentNoiseMask (ComfyUI re-noises the kept region every step);
 a 9-channel inpainting model gets InpaintModelConditioning (mask and masked image as conditioning).
+LoRAs: one LoraLoader per `<lora:...>` tag, chained after the checkpoint; a VAE other than the
+checkpoint's: VAELoader; prompts: see prompt_translation (BREAK chunks joined by ConditioningConcat).
 One graph makes one image: a batch is one graph per seed, so that each image has its own seed
 (seed, seed+1, ...) as in our engine and in its metadata, and can run on any server.
 """
@@ -16,7 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sdstudio.bridge.comfy.prompt_translation import ComfyPrompt, find_lora, translate_prompt
 from sdstudio.bridge.comfy.samplers import ComfySampler
+from sdstudio.bridge.comfy.server_info import ServerInfo, file_name, file_stem
 from sdstudio.engine.requests import GenerationRequest, Mode, Upscaler, hires_size
 from sdstudio.errors import InputError
 
@@ -49,28 +53,69 @@ def is_inpainting_checkpoint(name: str) -> bool:
     return "inpaint" in name.lower()
 
 
-def unsupported(request: GenerationRequest) -> str | None:
-    """Why a request cannot run from core nodes here, or None."""
-    if request.vae:
-        return "a separate VAE is not available on the ComfyUI backend yet; use the checkpoint's own"
-    return None
+@dataclass(frozen=True)
+class ServerFiles:
+    """A request's prompts, LoRAs and VAE in one server's terms (its file names)."""
+
+    prompt: ComfyPrompt
+    negative: ComfyPrompt
+    loras: tuple[tuple[str, float, float], ...] = ()  # (file, strength_clip, strength_model)
+    vae: str = ""  # "" = the checkpoint's own
+
+
+def find_vae(name: str, vaes: tuple[str, ...], server: str) -> str:
+    """The server's VAE file for a VAE name or path of ours, by file name (with or without extension)."""
+    wanted = file_name(name)
+    for candidate in vaes:
+        if wanted in (candidate, file_name(candidate), file_stem(candidate)):
+            return candidate
+    listed = ", ".join(vaes) if vaes else "none: its models/vae folder is empty"
+    raise InputError(f"VAE '{wanted}' is not on the ComfyUI server at {server} (it has: {listed})")
+
+
+def server_files(request: GenerationRequest, info: ServerInfo, server: str) -> ServerFiles:
+    """What `request` names, found on this server; InputError (before anything runs) for what is missing."""
+    prompt = translate_prompt(request.prompt, info.embeddings)
+    negative = translate_prompt(request.negative_prompt, info.embeddings)
+    # the negative prompt's tags are cut out but not applied, as in A1111 (and our engine)
+    loras = tuple((find_lora(tag.name, info.loras, server), tag.te_weight, tag.unet_weight) for tag in prompt.loras)
+    if len({file for file, _, _ in loras}) < len(loras):
+        raise InputError("the same LoRA is named twice in the prompt; give it once with one weight")
+    vae = find_vae(request.vae, info.vaes, server) if request.vae else ""
+    return ServerFiles(prompt, negative, loras, vae)
+
+
+def _encode(graph: Graph, prompt: ComfyPrompt, clip: Link) -> Link:
+    """One CLIPTextEncode per BREAK chunk, joined in order by ConditioningConcat."""
+    encoded = [[graph.add("CLIPTextEncode", text=chunk, clip=clip), 0] for chunk in prompt.chunks]
+    joined = encoded[0]
+    for chunk in encoded[1:]:
+        joined = [graph.add("ConditioningConcat", conditioning_to=joined, conditioning_from=chunk), 0]
+    return joined
 
 
 def generation_graph(request: GenerationRequest, checkpoint: str, sampler: ComfySampler, uploads: Uploads,
-                     inpaint_conditioning: bool = False) -> dict[str, dict[str, Any]]:
+                     inpaint_conditioning: bool = False, files: ServerFiles | None = None) -> dict[str, dict[str, Any]]:
     """The graph of one image of `request` (its own seed), with a PreviewImage as the output.
 
-    `inpaint_conditioning`: use InpaintModelConditioning (for 9-channel models, where the server has it)."""
-    reason = unsupported(request)
-    if reason:
-        raise InputError(reason)
+    `inpaint_conditioning`: use InpaintModelConditioning (for 9-channel models, where the server has it).
+    `files`: the request's LoRAs, VAE and prompts on the server (server_files); by default the
+    prompts translated for a server without embeddings, and no LoRA or VAE."""
+    if files is None:
+        files = server_files(request, ServerInfo((), (), (), frozenset()), "the server")
     graph = Graph()
     loader = graph.add("CheckpointLoaderSimple", ckpt_name=checkpoint)
     model, clip, vae = [loader, 0], [loader, 1], [loader, 2]
+    for lora, strength_clip, strength_model in files.loras:
+        node = graph.add("LoraLoader", model=model, clip=clip, lora_name=lora, strength_model=strength_model,
+                         strength_clip=strength_clip)
+        model, clip = [node, 0], [node, 1]
+    if files.vae:
+        vae = [graph.add("VAELoader", vae_name=files.vae), 0]
     if request.clip_skip > 1:
         clip = [graph.add("CLIPSetLastLayer", clip=clip, stop_at_clip_layer=-request.clip_skip), 0]
-    positive = [graph.add("CLIPTextEncode", text=request.prompt, clip=clip), 0]
-    negative = [graph.add("CLIPTextEncode", text=request.negative_prompt, clip=clip), 0]
+    positive = _encode(graph, files.prompt, clip)
+    negative = _encode(graph, files.negative, clip)
     denoise = 1.0
     if request.mode is Mode.TXT2IMG:
         latent = [graph.add("EmptyLatentImage", width=request.width, height=request.height, batch_size=1), 0]

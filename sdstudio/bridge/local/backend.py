@@ -66,6 +66,12 @@ class LocalBackend(QObject):
     def samplers(self) -> tuple[str, ...]:
         return SAMPLER_NAMES
 
+    def networks(self, kind: str) -> None:
+        return None  # files on this computer: the UI's catalog scans the folders
+
+    def refresh(self) -> None:
+        self.models_changed.emit()  # the folders are read by whoever lists them
+
     def submit(self, job: Any, parent: QObject | None = None) -> JobHandle:
         """Queue `job` (a typed job of sdstudio.bridge.jobs); the engine thread starts on first use.
         The backend keeps the handle until the engine thread is done with it."""
