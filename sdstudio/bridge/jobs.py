@@ -61,6 +61,7 @@ class EncodeJob:
     key: str = INTERPOLATION_SET
     model: str = ""
     size: tuple[int, int] | None = None
+    vae: str = ""  # a VAE name or path ("" the model's own): the set is encoded and decoded with it
 
     def describe(self) -> str:
         return f"encode {len(self.images)} images"
@@ -75,6 +76,7 @@ class BlendJob:
     key: str = INTERPOLATION_SET
     model: str | None = None  # None: the model the set was encoded with
     refine: GenerationRequest | None = None
+    vae: str | None = None  # None: the VAE the set was encoded with; another one encodes it again
 
     def describe(self) -> str:
         return f"blend at t={self.t:.2f}"
@@ -89,6 +91,7 @@ class PlaneJob:
     key: str = PLANE_SET
     model: str | None = None
     refine: GenerationRequest | None = None
+    vae: str | None = None  # as BlendJob's
 
     def describe(self) -> str:
         return f"plane point ({self.x:.2f}, {self.y:.2f})"
@@ -106,6 +109,7 @@ class WalkJob:
     key: str = INTERPOLATION_SET
     model: str | None = None
     refine: GenerationRequest | None = None
+    vae: str | None = None  # as BlendJob's (a seed/prompt walk uses its requests' VAE)
     pacing: str = "even"  # even | uniform
     start: GenerationRequest | None = None
     end: GenerationRequest | None = None

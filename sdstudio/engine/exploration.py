@@ -1,8 +1,12 @@
 """Seeing and steering the latent space: blends of VAE latents, walks, and trajectory branches.
 
 Everything here runs on the engine thread over an `Engine`; results are PIL images so that the
-UI needs no torch. Latents of the images being explored are cached (per model and size), so a
-slider or a pad only pays for the blend and the decode.
+UI needs no torch. Latents of the images being explored are cached (per model, VAE and size), so
+a slider or a pad only pays for the blend and the decode.
+
+A latent is decoded with the VAE it was encoded with (or, for a trajectory, the VAE its generation
+decoded with): the same latent through another VAE gives other colours and detail, so a blend or a
+scrubbed step would not match the images the user chose or made. Only `cheap_decode` has no VAE.
 
 Which interpolation by default: **slerp**. Two clean VAE latents of different images are nearly
 uncorrelated, so lerp's midpoint has a smaller norm (about 0.7x at t=0.5), which the VAE decodes
@@ -26,10 +30,11 @@ from PIL import Image
 from sdstudio.engine.conditioning import Conditioning
 from sdstudio.engine.engine import Engine, Start
 from sdstudio.engine.interpolation import fit_image
-from sdstudio.engine.latents import decode, encode, lerp, slerp
+from sdstudio.engine.latents import encode, lerp, slerp
 from sdstudio.engine.previews import preview_image
 from sdstudio.engine.requests import GeneratedImage, GenerationRequest, Mode
 from sdstudio.engine.sampling import initial_noise
+from sdstudio.engine.vae_files import resolve_vae
 from sdstudio.errors import Cancelled, InputError
 
 FrameListener = Callable[[int, int, Image.Image], None]  # (frame index 1-based, total, image)
@@ -71,16 +76,17 @@ def weighted_blend(latents: Sequence[torch.Tensor], weights: Sequence[float]) ->
 
 
 class LatentCache:
-    """VAE latents of images, keyed by model, pixels and size: encoding is the slow part."""
+    """VAE latents of images, keyed by model, VAE file, pixels and size: encoding is the slow part."""
 
     def __init__(self, capacity: int = 32) -> None:
-        self._items: OrderedDict[tuple[str, str, tuple[int, int]], torch.Tensor] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str, str, tuple[int, int]], torch.Tensor] = OrderedDict()
         self._capacity = capacity
 
-    def latent(self, engine: Engine, image: Image.Image, size: tuple[int, int], model: str = "") -> torch.Tensor:
-        loaded = engine.load(model)
+    def latent(self, engine: Engine, image: Image.Image, size: tuple[int, int], model: str = "",
+               vae: str = "") -> torch.Tensor:
+        loaded = engine.with_vae(model, vae)
         fitted = fit_image(image, size)
-        key = (loaded.source or loaded.name, hashlib.sha1(fitted.tobytes()).hexdigest(), size)
+        key = (loaded.source or loaded.name, vae_file_key(vae), hashlib.sha1(fitted.tobytes()).hexdigest(), size)
         if key in self._items:
             self._items.move_to_end(key)
             return self._items[key]
@@ -91,19 +97,30 @@ class LatentCache:
         return latent
 
 
+def vae_file_key(vae: str) -> str:
+    """The VAE file `vae` names, with its size and time ("" for the model's own): a file replaced
+    under the same name is another VAE, as for the engine's VaeCache."""
+    if not vae:
+        return ""
+    path = resolve_vae(vae).resolve()
+    stat = path.stat()
+    return f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
 def cheap_decode(engine: Engine, latent: torch.Tensor) -> Image.Image:
-    """Latent-sized RGB through the model's preview factors: microseconds, for dragging."""
+    """Latent-sized RGB through the model's preview factors: microseconds, for dragging (no VAE)."""
     return preview_image(latent[0], engine.load().preview_factors)
 
 
-def full_decode(engine: Engine, latent: torch.Tensor) -> Image.Image:
-    return decode(engine.load().vae, latent)[0]
+def full_decode(engine: Engine, latent: torch.Tensor, model: str = "", vae: str = "") -> Image.Image:
+    """The latent through the VAE it belongs to: `vae` ("" the model's own) of `model` ("" the current)."""
+    return engine.decode_latents(latent, model, vae)[0]
 
 
 def refine(engine: Engine, latent: torch.Tensor, request: GenerationRequest) -> Image.Image:
     """An in-between latent made into an image: img2img from the latent at `request.strength`."""
     if request.strength <= 0:
-        return full_decode(engine, latent)
+        return full_decode(engine, latent, request.model, request.vae)
     plain = replace(request, init_image=None, mask_image=None, batch_count=1, previews=False)
     return engine.generate(plain, start=Start(init_latent=latent)).images[0].image
 
@@ -126,10 +143,11 @@ def latent_walk(
     pacing: str = "even",
     on_frame: FrameListener | None = None,
     cancel: threading.Event | None = None,
+    vae: str = "",
 ) -> Walk:
-    """The one walk from A to B (app, CLI and benchmarks): `frames` blends decoded, or refined
-    with the same seed and prompt so neighbouring frames stay close; `pacing="even"` re-times
-    them so the picture moves at a steady pace (see `paced_times`)."""
+    """The one walk from A to B (app, CLI and benchmarks): `frames` blends decoded (with `vae`, the
+    one A and B were encoded with), or refined with the same seed and prompt so neighbouring frames
+    stay close; `pacing="even"` re-times them so the picture moves at a steady pace (see `paced_times`)."""
     if frames < 2:
         raise InputError(f"a walk needs at least 2 frames, not {frames}")
     if mode not in INTERPOLATION_MODES:
@@ -138,11 +156,11 @@ def latent_walk(
         raise InputError(f"unknown pacing '{pacing}'; use one of {', '.join(WALK_PACINGS)}")
     times = [index / (frames - 1) for index in range(frames)]
     if pacing == "even":
-        times = paced_times(engine, latent_a, latent_b, frames, mode, cancel, refine_request)
+        times = paced_times(engine, latent_a, latent_b, frames, mode, cancel, refine_request, vae)
     images = []
     for index, t in enumerate(times):
         _check(cancel)
-        image = _walk_frame(engine, blend(latent_a, latent_b, t, mode), refine_request)
+        image = _walk_frame(engine, blend(latent_a, latent_b, t, mode), refine_request, vae)
         images.append(image)
         if on_frame is not None:
             on_frame(index + 1, frames, image)
@@ -150,8 +168,11 @@ def latent_walk(
     return Walk(images, times)
 
 
-def _walk_frame(engine: Engine, latent: torch.Tensor, refine_request: GenerationRequest | None) -> Image.Image:
-    return refine(engine, latent, refine_request) if refine_request is not None else full_decode(engine, latent)
+def _walk_frame(engine: Engine, latent: torch.Tensor, refine_request: GenerationRequest | None,
+                vae: str) -> Image.Image:
+    if refine_request is not None:
+        return refine(engine, latent, refine_request)
+    return full_decode(engine, latent, vae=vae)
 
 
 def paced_times(
@@ -162,6 +183,7 @@ def paced_times(
     mode: str,
     cancel: threading.Event | None = None,
     refine_request: GenerationRequest | None = None,
+    vae: str = "",
 ) -> list[float]:
     """t values at which the decoded (or refined) frames are evenly spaced in pixels.
 
@@ -177,7 +199,7 @@ def paced_times(
     probes = []
     for t in uniform:
         _check(cancel)
-        image = _walk_frame(engine, blend(latent_a, latent_b, t, mode), refine_request)
+        image = _walk_frame(engine, blend(latent_a, latent_b, t, mode), refine_request, vae)
         probes.append(np.asarray(image, dtype=np.float64))
     steps = [float(np.sqrt(((after - before) ** 2).mean())) for before, after in zip(probes, probes[1:], strict=False)]
     travelled = np.concatenate([[0.0], np.cumsum(steps)])
@@ -263,7 +285,8 @@ def branch(
 
     Same seed: the loop continues from the exact latent it had after step k (same prompt -> the
     same image again). New seed: the model's clean estimate at step k is re-noised with the new
-    seed's noise to the same level, so what was settled by step k stays and the rest is re-rolled."""
+    seed's noise to the same level, so what was settled by step k stays and the rest is re-rolled.
+    The branch keeps the original's model and VAE (its request's), so it decodes as the original did."""
     original = generated.request
     if original.mode is Mode.INPAINT:
         raise InputError("branching works on txt2img and img2img results, not inpaintings")

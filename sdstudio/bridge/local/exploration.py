@@ -3,13 +3,15 @@
 They keep every tensor on the engine thread (encoded image sets, kept trajectories), so only
 small frozen results with `QImage`s cross to the GUI (`sdstudio.bridge.messages`). torch and the
 engine are imported inside the handlers: importing this module stays light.
+
+Latents are decoded with the VAE they came from: a set's with the VAE it was encoded with (a job
+asking for another model or VAE encodes the set again), a trajectory's with its generation's.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -90,8 +92,10 @@ class _ImageSet:
     images: list[Image.Image]  # fitted to `size`
     size: tuple[int, int]
     model: str
+    vae: str = ""  # the VAE asked for ("" the model's own)
     latents: list = field(default_factory=list)
     loaded: object = None  # the LoadedModel the latents belong to
+    encoded_vae: str | None = None  # the VAE file (vae_file_key) the latents were encoded with
 
 
 class ExplorationJobs:
@@ -113,20 +117,23 @@ class ExplorationJobs:
 
     # --- latents ---
 
-    def _latents(self, engine, key: str, model: str | None = None) -> tuple[_ImageSet, list]:
-        """The set's latents under the current model (re-encoded, through the cache, if it changed)."""
+    def _latents(self, engine, key: str, model: str | None = None, vae: str | None = None) -> tuple[_ImageSet, list]:
+        """The set's latents under `model` and `vae` (None: the set's own), re-encoded, through
+        the cache, when either changed (a VAE file replaced under its name counts)."""
+        from sdstudio.engine.exploration import LatentCache, vae_file_key
+
         image_set = self._sets.get(key)
         if image_set is None:
             raise InputError("choose the images to blend first")
         model = image_set.model if model is None else model
-        loaded = engine.load(model)
-        if loaded is not image_set.loaded:
+        vae = image_set.vae if vae is None else vae
+        loaded, encoded_vae = engine.load(model), vae_file_key(vae)
+        if loaded is not image_set.loaded or encoded_vae != image_set.encoded_vae:
             if self._cache is None:
-                from sdstudio.engine.exploration import LatentCache
-
                 self._cache = LatentCache()
-            image_set.latents = [self._cache.latent(engine, image, image_set.size, model) for image in image_set.images]
-            image_set.loaded, image_set.model = loaded, model
+            image_set.latents = [self._cache.latent(engine, image, image_set.size, model, vae)
+                                 for image in image_set.images]
+            image_set.loaded, image_set.model, image_set.vae, image_set.encoded_vae = loaded, model, vae, encoded_vae
         return image_set, image_set.latents
 
     def _render(self, engine, latent, quality: str, image_set: _ImageSet, refine: GenerationRequest | None):
@@ -136,12 +143,13 @@ class ExplorationJobs:
             return exploration.cheap_decode(engine, latent)
         if quality == "refined" and refine is not None and refine.strength > 0:
             return exploration.refine(engine, latent, self._refine_request(refine, image_set))
-        return exploration.full_decode(engine, latent)
+        return exploration.full_decode(engine, latent, vae=image_set.vae)  # _latents made the set's model current
 
     @staticmethod
     def _refine_request(request: GenerationRequest, image_set: _ImageSet) -> GenerationRequest:
+        """The refine at the set's size, with the set's model and VAE (its latents are theirs)."""
         width, height = image_set.size
-        return replace(request, width=width, height=height, model=image_set.model, batch_count=1)
+        return replace(request, width=width, height=height, model=image_set.model, vae=image_set.vae, batch_count=1)
 
     # --- handlers ---
 
@@ -153,10 +161,10 @@ class ExplorationJobs:
         if not images:
             raise InputError("choose at least one image")
         size = tuple(job.size or target_size(images[0].size))
-        self._sets[job.key] = _ImageSet([fit_image(image, size) for image in images], size, job.model)
-        _, latents = self._latents(engine, job.key)
+        self._sets[job.key] = _ImageSet([fit_image(image, size) for image in images], size, job.model, job.vae)
+        image_set, latents = self._latents(engine, job.key)
         decode_started = time.perf_counter()
-        reconstructions = tuple(pil_to_qimage(full_decode(engine, latent)) for latent in latents)
+        reconstructions = tuple(pil_to_qimage(full_decode(engine, latent, vae=image_set.vae)) for latent in latents)
         decode_seconds = (time.perf_counter() - decode_started) / len(latents)
         notes = tuple(describe_fit(image.size, size) for image in images)
         return EncodedSet(context.job_id, job.key, size, notes, reconstructions, decode_seconds, context.elapsed())
@@ -165,7 +173,7 @@ class ExplorationJobs:
         from sdstudio.engine.exploration import blend
 
         t = min(max(float(job.t), 0.0), 1.0)
-        image_set, latents = self._latents(engine, job.key, job.model)
+        image_set, latents = self._latents(engine, job.key, job.model, job.vae)
         if len(latents) != 2:
             raise InputError("an interpolation needs two images, A and B")
         latent = blend(latents[0], latents[1], t, job.mode)
@@ -175,7 +183,7 @@ class ExplorationJobs:
     def plane(self, engine, job: PlaneJob, context: JobContext) -> PlaneFrame:
         from sdstudio.engine.exploration import plane_weights, weighted_blend
 
-        image_set, latents = self._latents(engine, job.key, job.model)
+        image_set, latents = self._latents(engine, job.key, job.model, job.vae)
         weights = plane_weights(float(job.x), float(job.y), len(latents))
         latent = weighted_blend(latents, weights)
         image = self._render(engine, latent, job.quality, image_set, job.refine)
@@ -200,7 +208,7 @@ class ExplorationJobs:
                 raise InputError("a seed/prompt walk needs a start and an end generation")
             images = seed_prompt_walk(engine, job.start, job.end, job.frames, on_frame, context.cancel)
         else:
-            image_set, latents = self._latents(engine, job.key, job.model)
+            image_set, latents = self._latents(engine, job.key, job.model, job.vae)
             if len(latents) != 2:
                 raise InputError("a walk needs two images, A and B")
             refine = job.refine if job.walk == "refined" else None
@@ -208,7 +216,7 @@ class ExplorationJobs:
                 raise InputError("a refined walk needs a strength above 0")
             refine = self._refine_request(refine, image_set) if refine is not None else None
             walk = latent_walk(engine, latents[0], latents[1], job.frames, job.mode, refine, job.pacing, on_frame,
-                               context.cancel)
+                               context.cancel, image_set.vae)
             images, times = walk.images, walk.times
         context.check()
         written: tuple[Path, ...] = ()
@@ -242,13 +250,15 @@ class ExplorationJobs:
         return self._keep_trajectory(engine, context, branched, job.trajectory_id, job.step)
 
     def step(self, engine, job: StepJob, context: JobContext) -> StepFrame:
-        """The x0 estimate after that step (1-based), fully decoded."""
+        """The x0 estimate after that step (1-based), fully decoded as its generation's image was:
+        its model (loaded again if another is current now, as for a branch) and its VAE."""
         from sdstudio.engine.exploration import full_decode
 
         generated = self._trajectory(job.trajectory_id)
         if not 1 <= job.step <= len(generated.denoised):
             raise InputError(f"step {job.step} is not in this trajectory (1..{len(generated.denoised)})")
-        image = full_decode(engine, generated.denoised[job.step - 1])
+        request = generated.request
+        image = full_decode(engine, generated.denoised[job.step - 1], request.model, request.vae)
         return StepFrame(context.job_id, job.trajectory_id, job.step, pil_to_qimage(image), context.elapsed())
 
     # --- trajectory bookkeeping ---
@@ -267,7 +277,7 @@ class ExplorationJobs:
         while len(self._trajectories) > self._keep:
             evicted, _ = self._trajectories.popitem(last=False)
             self._paths.pop(evicted, None)
-        steps, quality = self._step_previews(engine, generated.denoised)
+        steps, quality = self._step_previews(engine, generated)
         path = self._save(context, generated, parent_id, step)
         self._paths[trajectory_id] = path
         return TrajectoryResult(context.job_id, trajectory_id, parent_id, step, steps, quality,
@@ -275,18 +285,19 @@ class ExplorationJobs:
                                 context.elapsed())
 
     @staticmethod
-    def _step_previews(engine, denoised: Sequence) -> tuple[tuple[QImage, ...], str]:
-        """Every step's x0 estimate as an image: fully decoded when one decode is quick (small
-        models), else through the cheap preview factors (the scrubber asks for the full decode of
-        the step it settles on)."""
+    def _step_previews(engine, generated) -> tuple[tuple[QImage, ...], str]:
+        """Every step's x0 estimate as an image: fully decoded (with the generation's VAE, as its
+        final image) when one decode is quick (small models), else through the cheap preview
+        factors (the scrubber asks for the full decode of the step it settles on)."""
         from sdstudio.engine.exploration import cheap_decode, full_decode
 
+        denoised, vae = generated.denoised, generated.request.vae  # its model is the current one: it just ran
         if not denoised:
             return (), "cheap"
         decode_started = time.perf_counter()
-        first = full_decode(engine, denoised[0])
+        first = full_decode(engine, denoised[0], vae=vae)
         if time.perf_counter() - decode_started <= FULL_PREVIEW_SECONDS:
-            rest = [full_decode(engine, latent) for latent in denoised[1:]]
+            rest = [full_decode(engine, latent, vae=vae) for latent in denoised[1:]]
             return tuple(pil_to_qimage(image) for image in [first, *rest]), "full"
         return tuple(pil_to_qimage(cheap_decode(engine, latent)) for latent in denoised), "cheap"
 

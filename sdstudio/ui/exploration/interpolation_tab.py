@@ -204,7 +204,7 @@ class InterpolationTab(QWidget):
         """What a latent or refined walk of A -> B needs (the walk box adds frames and path)."""
         if not self._encoded:
             raise InputError("choose images A and B first")
-        payload: dict[str, Any] = {"key": INTERPOLATION_SET, "mode": self.mode.currentText(), "model": self._model()}
+        payload: dict[str, Any] = {"key": INTERPOLATION_SET, "mode": self.mode.currentText(), **self._source()}
         if kind == "refined":
             if self.strength.value() <= 0:
                 raise InputError("set a refine strength above 0 for a refined walk")
@@ -213,8 +213,10 @@ class InterpolationTab(QWidget):
 
     # --- requests ---
 
-    def _model(self) -> str:
-        return self._request_provider().model
+    def _source(self) -> dict[str, str]:
+        """The model and VAE the window's controls choose: the set is encoded and decoded with them."""
+        request = self._request_provider()
+        return {"model": request.model, "vae": request.vae}
 
     def _refine_request(self) -> GenerationRequest | None:
         if self.strength.value() <= 0:
@@ -235,14 +237,14 @@ class InterpolationTab(QWidget):
             return
         self.fit_note.setText("Encoding A and B…")
         self._encoder.request(key=INTERPOLATION_SET, images=(self.slot_a.image, self.slot_b.image),
-                              model=self._model())
+                              **self._source())
         self._encoded = True  # blends queue behind the encode on the one engine thread
 
     def _request_frame(self, quality: str) -> None:
         if not self._encoded:
             return
         payload: dict[str, Any] = {"t": self.t, "mode": self.mode.currentText(), "quality": quality,
-                                   "model": self._model(), "key": INTERPOLATION_SET}
+                                   "key": INTERPOLATION_SET, **self._source()}
         if quality == "refined":
             payload["refine"] = self._refine_request()
         self.blends.request(**payload)

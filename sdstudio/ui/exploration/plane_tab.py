@@ -290,6 +290,11 @@ class PlaneTab(QWidget):
 
     # --- internals ---
 
+    def _source(self) -> dict[str, str]:
+        """The model and VAE the window's controls choose: the corners are encoded and decoded with them."""
+        request = self._request_provider()
+        return {"model": request.model, "vae": request.vae}
+
     def _images(self) -> list[QImage]:
         return [slot.image for slot in self.slots if slot.has_image()]
 
@@ -304,7 +309,7 @@ class PlaneTab(QWidget):
             return
         shape = "triangle: the third image sits at the bottom centre" if len(images) == 3 else "square"
         self.note.setText(f"Encoding {len(images)} corners ({shape})…")
-        self._encoder.request(key=PLANE_SET, images=tuple(images), model=self._request_provider().model)
+        self._encoder.request(key=PLANE_SET, images=tuple(images), **self._source())
         self._encoded = True
 
     def _request(self, quality: str) -> None:
@@ -312,7 +317,7 @@ class PlaneTab(QWidget):
             return
         x, y = self.pad.point
         payload: dict[str, Any] = {"key": PLANE_SET, "x": round(x, 4), "y": round(y, 4), "quality": quality,
-                                   "model": self._request_provider().model}
+                                   **self._source()}
         self.blends.request(**payload)
 
     def _moved(self, _x: float, _y: float) -> None:

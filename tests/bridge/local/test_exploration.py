@@ -18,9 +18,11 @@ from sdstudio.bridge.jobs import JOB_TYPES, PLANE_SET, JobKind
 from sdstudio.bridge.local.context import JobContext
 from sdstudio.bridge.local.exploration import ExplorationJobs, describe_fit, target_size
 from sdstudio.engine.engine import Engine
+from sdstudio.engine.latents import decode, encode
 from sdstudio.engine.requests import GenerationRequest
 from sdstudio.errors import Cancelled, InputError
 from sdstudio.io.images import read_parameters
+from tests.engine.test_vae import write_vae
 from tests.exploration_helpers import animation_frames, pixels, reconstruction
 
 
@@ -250,3 +252,57 @@ def test_a_refined_walk_is_paced_with_refined_probes(jobs, engine, base, pair):
     assert list(even.times) == sorted(even.times) and even.times != uniform.times
     # the same seed and prompt at the same t give the same frame, paced or not
     assert np.array_equal(pixels(even.frames[0]), pixels(uniform.frames[0]))
+
+
+# --- a VAE override: what the explorer shows is decoded with the VAE the user chose ---
+
+
+@pytest.fixture(scope="module")
+def vae_file(tmp_path_factory) -> Path:
+    return write_vae(tmp_path_factory.mktemp("vae") / "ft-mse.safetensors")
+
+
+def round_trip(vae, image: Image.Image) -> np.ndarray:
+    return pixels(decode(vae, encode(vae, image))[0])
+
+
+def test_a_set_is_encoded_and_decoded_with_the_vae_chosen(jobs, engine, base, pair, vae_file):
+    swapped = run(jobs, engine, ENCODE, images=list(pair), model=base.model, vae=str(vae_file))
+    override = engine.with_vae(base.model, str(vae_file)).vae
+    for image, shown in zip(pair, swapped.reconstructions, strict=True):
+        assert np.array_equal(pixels(shown), round_trip(override, image))
+        assert np.abs(pixels(shown) - reconstruction(engine, image)).mean() > 1
+    assert np.array_equal(pixels(run(jobs, engine, BLEND, t=0.0).image), round_trip(override, pair[0]))
+    walk = run(jobs, engine, "explore.walk", walk="latent", frames=3, pacing="uniform")
+    assert np.array_equal(pixels(walk.frames[-1]), round_trip(override, pair[1]))
+    # the model's own VAE asked for: the set is encoded again with it, as without an override
+    assert np.array_equal(pixels(run(jobs, engine, BLEND, t=1.0, vae="").image), reconstruction(engine, pair[1]))
+    assert np.array_equal(pixels(run(jobs, engine, BLEND, t=1.0).image), reconstruction(engine, pair[1]))
+
+
+def test_a_trajectory_shows_and_branches_its_steps_through_its_vae(jobs, engine, base, vae_file, monkeypatch):
+    monkeypatch.setattr(exploration_jobs, "FULL_PREVIEW_SECONDS", 1e9)
+    request = replace(base, vae=str(vae_file))
+    result = run(jobs, engine, "explore.trajectory", request)
+    x0 = engine.generate(replace(request, keep_trajectory=True)).images[0].denoised  # the same run, kept here
+    override, own = engine.with_vae(base.model, str(vae_file)).vae, engine.with_vae(base.model).vae
+    step = run(jobs, engine, "explore.step", trajectory_id=result.trajectory_id, step=2)
+    assert np.array_equal(pixels(step.image), pixels(decode(override, x0[1])[0]))
+    assert np.array_equal(pixels(result.steps[1]), pixels(step.image))
+    assert np.abs(pixels(step.image) - pixels(decode(own, x0[1])[0])).mean() > 1
+    last = run(jobs, engine, "explore.step", trajectory_id=result.trajectory_id, step=base.steps)
+    assert np.abs(pixels(last.image) - pixels(result.image)).mean() < 1  # the last x0 is the image
+    assert np.abs(pixels(decode(own, x0[-1])[0]) - pixels(result.image)).mean() > 1
+    assert read_parameters(result.path).settings["VAE"] == vae_file.name
+    same = run(jobs, engine, "explore.branch", trajectory_id=result.trajectory_id, step=3)
+    assert np.array_equal(pixels(same.image), pixels(result.image)) and same.request.vae == str(vae_file)
+    assert np.array_equal(pixels(same.steps[1]), pixels(step.image))
+    assert read_parameters(same.path).settings["VAE"] == vae_file.name
+
+
+def test_cheap_step_previews_do_not_depend_on_the_vae(jobs, engine, base, vae_file, monkeypatch):
+    monkeypatch.setattr(exploration_jobs, "FULL_PREVIEW_SECONDS", -1.0)  # always the preview factors
+    own = run(jobs, engine, "explore.trajectory", base)
+    swapped = run(jobs, engine, "explore.trajectory", replace(base, vae=str(vae_file)))
+    assert own.preview_quality == swapped.preview_quality == "cheap"
+    assert all(np.array_equal(pixels(a), pixels(b)) for a, b in zip(own.steps, swapped.steps, strict=True))
