@@ -12,10 +12,16 @@ cond/uncond"); attention weights multiply each token's output vector and the chu
 then restored (A1111's "Original" emphasis); clip skip N takes the N-th hidden state from the end
 through the final layer norm. SDXL's pooled embedding comes from the first chunk. A prompt with
 no syntax is one chunk with weights 1, i.e. exactly diffusers' encoding.
+
+Prompt editing and alternation (`prompt_schedule`) make a pass's conditioning a `CondSchedule`:
+each distinct text of the prompt's and the negative's schedules is encoded once, all padded to
+the same number of chunks (A1111 encodes a schedule's texts as one batch, so they share a chunk
+count, and pads cond/uncond to each other), and the sampler picks an entry per call.
 """
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,6 +36,7 @@ from sdstudio.engine.prompt_chunks import (
     chunk_prompt,
     empty_chunk,
 )
+from sdstudio.engine.prompt_schedule import ScheduleEntry, first_not_ended
 from sdstudio.engine.prompt_syntax import parse_prompt_attention, split_extra_networks
 from sdstudio.errors import InputError
 
@@ -53,6 +60,33 @@ class Conditioning:
         embeds = torch.cat([self.negative, self.prompt])
         pooled = None if self.pooled is None else torch.cat([self.negative_pooled, self.pooled])
         return embeds, pooled
+
+
+@dataclass(frozen=True)
+class CondSchedule:
+    """A sampling pass's conditioning per sampler call: the prompt's and the negative's A1111
+    schedules merged into one list of (end_at_step, Conditioning); call i uses the first entry
+    that has not ended. A prompt without edits is one entry, the same object for every call."""
+
+    ends: tuple[int, ...]
+    conds: tuple[Conditioning, ...]
+
+    @classmethod
+    def constant(cls, cond: Conditioning) -> CondSchedule:
+        return cls((0,), (cond,))
+
+    def at(self, step: int) -> Conditioning:
+        """The conditioning of the 0-based sampler call `step` (the first entry past the end, as A1111)."""
+        return self.conds[first_not_ended(self.ends, step)]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One text's embeddings at a chunk count: what the conditioning cache keeps."""
+
+    hidden: torch.Tensor  # (1, 77 * chunks, dim)
+    pooled: torch.Tensor | None  # SDXL: (1, dim)
+    embeddings: tuple[str, ...]
 
 
 class EmbeddingSource(Protocol):
@@ -150,7 +184,6 @@ def _encode_sdxl(model: LoadedModel, chunks: list[Chunk], clip_skip: int, source
     return torch.cat(hidden, dim=-1).to(model.dtype), pooled.to(model.dtype)
 
 
-@torch.inference_mode()
 def encode_prompts(
     model: LoadedModel,
     prompt: str,
@@ -158,30 +191,82 @@ def encode_prompts(
     clip_skip: int = 1,
     embeddings: EmbeddingSource | None = None,
 ) -> Conditioning:
-    """Both prompts' embeddings, with A1111's syntax, chunking, clip skip and embedding words."""
+    """Both prompts' embeddings as written (no step schedule), with A1111's syntax, chunking, clip
+    skip and embedding words."""
+    texts = [ScheduleEntry(1, split_extra_networks(text)[0]) for text in (prompt, negative)]
+    return encode_schedule(model, texts[:1], texts[1:], clip_skip, embeddings, zero_negative=not negative).at(0)
+
+
+@torch.inference_mode()
+def encode_schedule(
+    model: LoadedModel,
+    positive: Sequence[ScheduleEntry],
+    negative: Sequence[ScheduleEntry],
+    clip_skip: int = 1,
+    embeddings: EmbeddingSource | None = None,
+    zero_negative: bool = False,
+    cache: MutableMapping[tuple, Encoded] | None = None,
+    context: tuple = (),
+) -> CondSchedule:
+    """Both schedules' texts (tag-free) encoded once each, all padded to one chunk count, merged.
+
+    `zero_negative`: the negative prompt is empty, and SDXL base was trained with zeroed
+    conditioning for it (diffusers' force_zeros_for_empty_prompt); an encoded "" would be a
+    different, worse negative. `cache` maps (text, chunks, clip skip, *context) to an `Encoded`;
+    `context` holds what else the encoding depends on (LoRA weights, embedding files)."""
     if clip_skip < 1:
         raise InputError(f"clip skip must be 1 or more, not {clip_skip}")
-    pieces = [prompt_pieces(prompt), prompt_pieces(negative)]
-    index = embeddings.index_for(pieces) if embeddings is not None else EmbeddingIndex()
-    positive_chunks, negative_chunks = (_chunks(model, p, index) for p in pieces)
+    zero = zero_negative and model.is_sdxl and len(model.text_encoders) == 2
+    texts = list(dict.fromkeys([entry.text for entry in positive] + ([] if zero else [e.text for e in negative])))
+    pieces = {text: parse_prompt_attention(text) for text in texts}
+    index = embeddings.index_for(list(pieces.values())) if embeddings is not None else EmbeddingIndex()
+    chunks = {text: _chunks(model, text_pieces, index) for text, text_pieces in pieces.items()}
+    count = max(len(text_chunks) for text_chunks in chunks.values())
     tokenizer = model.tokenizers[0]
-    count = max(len(positive_chunks), len(negative_chunks))
-    for chunks in (positive_chunks, negative_chunks):
-        chunks += [empty_chunk(tokenizer.bos_token_id, tokenizer.eos_token_id) for _ in range(count - len(chunks))]
-    used = tuple(sorted({word.name for chunk in positive_chunks + negative_chunks for _, word in chunk.fixes}))
+    empty = empty_chunk(tokenizer.bos_token_id, tokenizer.eos_token_id)
+    encoded: dict[str, Encoded] = {}
+    for text in texts:
+        key = (text, count, clip_skip, *context)
+        found = cache.get(key) if cache is not None else None
+        if found is None:
+            found = _encode_text(model, chunks[text] + [empty] * (count - len(chunks[text])), clip_skip, embeddings)
+            if cache is not None:
+                cache[key] = found
+        encoded[text] = found
+    used = tuple(sorted({name for text in texts for name in encoded[text].embeddings}))
+    zeros = None
+    if zero:
+        first = encoded[positive[0].text]
+        zeros = Encoded(torch.zeros_like(first.hidden), torch.zeros_like(first.pooled), ())
+    return _merged(positive, negative, encoded, zeros, used)
+
+
+def _encode_text(model: LoadedModel, chunks: list[Chunk], clip_skip: int, source: EmbeddingSource | None) -> Encoded:
+    used = tuple(sorted({word.name for chunk in chunks for _, word in chunk.fixes}))
     if not model.is_sdxl:
-        return Conditioning(
-            _encode_single(model, positive_chunks, clip_skip, embeddings),
-            _encode_single(model, negative_chunks, clip_skip, embeddings),
-            embeddings=used,
-        )
-    embeds, pooled = _encode_sdxl(model, positive_chunks, clip_skip, embeddings)
-    if not negative and len(model.text_encoders) == 2:
-        # SDXL base was trained with zeroed conditioning for empty prompts (diffusers'
-        # force_zeros_for_empty_prompt); an encoded "" would be a different, worse negative.
-        return Conditioning(embeds, torch.zeros_like(embeds), pooled, torch.zeros_like(pooled), used)
-    negative_embeds, negative_pooled = _encode_sdxl(model, negative_chunks, clip_skip, embeddings)
-    return Conditioning(embeds, negative_embeds, pooled, negative_pooled, used)
+        return Encoded(_encode_single(model, chunks, clip_skip, source), None, used)
+    return Encoded(*_encode_sdxl(model, chunks, clip_skip, source), used)
+
+
+def _merged(
+    positive: Sequence[ScheduleEntry],
+    negative: Sequence[ScheduleEntry],
+    encoded: dict[str, Encoded],
+    zeros: Encoded | None,
+    used: tuple[str, ...],
+) -> CondSchedule:
+    """One entry per end step of either schedule; a (prompt, negative) pair is one Conditioning."""
+    positive_ends, negative_ends = ([entry.end_at_step for entry in entries] for entries in (positive, negative))
+    ends = sorted(set(positive_ends) | set(negative_ends))
+    pairs: dict[tuple[str, str], Conditioning] = {}
+    conds = []
+    for end in ends:
+        pair = (positive[first_not_ended(positive_ends, end)].text, negative[first_not_ended(negative_ends, end)].text)
+        if pair not in pairs:
+            prompt, uncond = encoded[pair[0]], zeros or encoded[pair[1]]
+            pairs[pair] = Conditioning(prompt.hidden, uncond.hidden, prompt.pooled, uncond.pooled, used)
+        conds.append(pairs[pair])
+    return CondSchedule(tuple(ends), tuple(conds))
 
 
 def sdxl_time_ids(model: LoadedModel, width: int, height: int, guided: bool) -> torch.Tensor:

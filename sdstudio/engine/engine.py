@@ -17,7 +17,7 @@ from PIL import Image
 from sdstudio.engine import hires, inpaint
 from sdstudio.engine.allocator import keep_freed_memory
 from sdstudio.engine.components import LoadedModel
-from sdstudio.engine.conditioning import Conditioning
+from sdstudio.engine.conditioning import Conditioning, CondSchedule, Encoded
 from sdstudio.engine.job_clock import LONG_JOB_SECONDS, JobClock, StepRates
 from sdstudio.engine.latents import decode, encode, encode_tensor
 from sdstudio.engine.prompting import PromptEncoder
@@ -33,6 +33,8 @@ from sdstudio.engine.samplers import make_scheduler
 from sdstudio.engine.sampling import LoopState, denoise, initial_noise, preview_callback, schedule
 from sdstudio.engine.vae import VaeCache, with_vae
 from sdstudio.errors import InputError
+
+COND_CACHE_TEXTS = 32  # encoded texts kept across jobs (a prompt and its negative are two; an edit adds its texts)
 
 StepListener = Callable[[StepEvent], None]
 LoadListener = Callable[[LoadEvent], None]
@@ -69,7 +71,7 @@ class Engine:
         self._model: LoadedModel | None = None
         self._model_path: str | None = None
         self._model_info = None  # the ModelInfo the current model came from (None: in memory, from use())
-        self._cond_cache: dict[tuple, Conditioning] = {}
+        self._cond_cache: dict[tuple, Encoded] = {}  # one entry per encoded text (conditioning.encode_schedule)
         self._prompting: PromptEncoder | None = None  # the current model's LoRA adapters and embeddings
         self._vaes = VaeCache()  # VAE overrides by file, kept across jobs
         self._step_rates = StepRates()  # per model: how fast a step runs here (for long-job warnings)
@@ -139,18 +141,53 @@ class Engine:
         return self._prompting
 
     def conditioning(self, prompt: str, negative: str, clip_skip: int = 1) -> Conditioning:
-        """Prompt embeddings, cached: re-running a prompt (new seed, new sampler) skips CLIP.
+        """Prompt embeddings of the prompts as written (no step schedule: prompt walks blend these), cached."""
+        return self.conditioning_schedule(prompt, negative, clip_skip, None).at(0)
 
-        Activates the prompt's `<lora:...>` tags on the model first, cached or not: they act on
-        the UNet of the job that follows too. The key holds clip skip, LoRA files and weights and
-        the embedding files, so changing any of them encodes again."""
+    def conditioning_schedule(
+        self, prompt: str, negative: str, clip_skip: int, steps: int | None, hires_steps: int | None = None
+    ) -> CondSchedule:
+        """A sampling pass's embeddings per sampler call, cached: re-running a prompt (new seed, new
+        sampler, hires fix's second pass) skips CLIP, and each text of an edit or alternation is
+        encoded once. Entries belong to a (prompt, negative) pair, as a job's did before schedules.
+
+        `steps`/`hires_steps` are A1111's timeline (`prompt_schedule`). Activates the prompt's
+        `<lora:...>` tags on the model first, cached or not: they act on the UNet of the job that
+        follows too. The key holds clip skip, LoRA files and weights and the embedding files, so
+        changing any of them encodes again."""
+        return self._schedules(prompt, negative, clip_skip, [(steps, hires_steps)])[0]
+
+    def _schedules(
+        self, prompt: str, negative: str, clip_skip: int, timelines: list[tuple[int | None, int | None]]
+    ) -> list[CondSchedule]:
+        """One schedule per (steps, hires_steps) timeline, the LoRAs activated once for all."""
         encoder = self.prompt_encoder()
-        key = encoder.prepare(prompt, negative, clip_skip)
-        if key not in self._cond_cache:
-            if len(self._cond_cache) >= 8:
-                self._cond_cache.pop(next(iter(self._cond_cache)))
-            self._cond_cache[key] = encoder.encode(prompt, negative, clip_skip)
-        return self._cond_cache[key]
+        context = (prompt, negative, *encoder.prepare(prompt))
+        cache = self._cond_cache
+        schedules = [encoder.schedule(prompt, negative, clip_skip, *timeline, cache, context) for timeline in timelines]
+        while len(cache) > COND_CACHE_TEXTS:
+            cache.pop(next(iter(cache)))
+        return schedules
+
+    def _job_conditioning(
+        self, model: LoadedModel, request: GenerationRequest, start: Start
+    ) -> tuple[CondSchedule, CondSchedule | None]:
+        """The first pass's and hires fix's second pass's conditioning schedules.
+
+        A1111's timelines, in sampler calls (its `total_steps`: a second-order sampler such as Heun
+        calls the model twice a step): the first pass over `steps`, the second over the hires steps
+        continuing it. img2img and inpaint are scheduled, as in A1111, over the full `steps`,
+        counted from the first step actually run: with denoise 0.5, `[cat:dog:0.5]` stays "cat" for
+        every step that runs. A walk's given embeddings (`start.cond`) are used for every step."""
+        if start.cond is not None:
+            constant = CondSchedule.constant(start.cond)
+            return constant, constant
+        order = getattr(make_scheduler(request.sampler, model.scheduler_config), "order", 1)
+        timelines = [(request.steps * order, None)]
+        if request.hires is not None:
+            timelines.append((request.steps * order, hires.hires_steps(request) * order))
+        schedules = self._schedules(request.prompt, request.negative_prompt, request.clip_skip, timelines)
+        return schedules[0], (schedules[1] if request.hires is not None else None)
 
     def generate(
         self,
@@ -172,12 +209,12 @@ class Engine:
         clock = JobClock.for_job(request, model, self.device_name, self._step_rates, self.long_job_seconds)
         on_step = clock.watch(on_step)
         start = start or Start()
-        cond = start.cond or self.conditioning(request.prompt, request.negative_prompt, request.clip_skip)
+        cond, hires_cond = self._job_conditioning(model, request, start)
         images = []
         for index in range(request.batch_count):
             single = request.with_seed(request.seed + index)
             image_started = time.perf_counter()
-            image, state = self._generate_one(model, single, cond, index, started, on_step, cancel, start)
+            image, state = self._generate_one(model, single, (cond, hires_cond), index, started, on_step, cancel, start)
             images.append(
                 GeneratedImage(
                     image=image,
@@ -197,7 +234,7 @@ class Engine:
         self,
         model: LoadedModel,
         request: GenerationRequest,
-        cond: Conditioning,
+        conds: tuple[CondSchedule, CondSchedule | None],
         index: int,
         started: float,
         on_step: StepListener | None,
@@ -218,13 +255,22 @@ class Engine:
             callback = preview_callback(model, started, emit, request.previews)
         second = hires.plan(model, request) if request.hires is not None else None
         total = len(state.timesteps) + (second.step_count if second is not None else 0)  # both passes: one bar
+        cond, hires_cond = conds
         latents = denoise(
-            model, scheduler, cond, state, request.cfg_scale, size, generator, hires.shifted(callback, 0, total),
-            cancel, request.keep_trajectory,
+            model,
+            scheduler,
+            cond,
+            state,
+            request.cfg_scale,
+            size,
+            generator,
+            hires.shifted(callback, 0, total),
+            cancel,
+            request.keep_trajectory,
         )
         if second is not None:
             later = hires.shifted(callback, len(state.timesteps), total)
-            latents = hires.second_pass(model, second, cond, latents, request.cfg_scale, generator, later, cancel)
+            latents = hires.second_pass(model, second, hires_cond, latents, request.cfg_scale, generator, later, cancel)
         image = decode(model.vae, latents)[0]
         if request.mode is Mode.INPAINT:
             image = inpaint.paste_back(init_image, image, self._sized_mask(request), request.mask_feather)
@@ -293,7 +339,8 @@ class Engine:
             raise InputError(f"can only branch after step 1..{request.steps - 1}, not {start.resume_step}")
         if hasattr(scheduler, "set_begin_index"):
             scheduler.set_begin_index(begin)
-        return LoopState(start.resume_latent.to(model.device, model.dtype), scheduler.timesteps[begin:])
+        latents = start.resume_latent.to(model.device, model.dtype)
+        return LoopState(latents, scheduler.timesteps[begin:], first_step=begin)  # the prompt schedule goes on
 
     @staticmethod
     def _sized_image(request: GenerationRequest) -> Image.Image:

@@ -6,10 +6,14 @@ latent space with bicubic interpolation, or in pixels with Lanczos: decode -> re
 then re-noises it to `denoise` and denoises it again at the large size, which adds detail while
 keeping the composition (SDEdit, Meng et al. 2021, applied to an upscale).
 
-Both passes share the job's conditioning (no second text encoding) and the loaded model (no
-reload). The two passes report as one run of steps: step numbers keep rising through the second
-pass and `total_steps` counts both, so a progress bar fills once and a listener that treats a
-falling step number as "next image of the batch" keeps working.
+Both passes use the loaded model (no reload). The second pass has its own prompt schedule, as in
+A1111: prompt editing's timeline goes on through it (a fraction from 1.0 to 2.0, or a step number
+past the first pass's steps, falls in the second pass), over the second pass's steps. Its texts
+come from the engine's conditioning cache, so a prompt without edits is encoded once per job.
+
+The two passes report as one run of steps: step numbers keep rising through the second pass and
+`total_steps` counts both, so a progress bar fills once and a listener that treats a falling step
+number as "next image of the batch" keeps working.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from sdstudio.engine.components import LoadedModel
-from sdstudio.engine.conditioning import Conditioning
+from sdstudio.engine.conditioning import Conditioning, CondSchedule
 from sdstudio.engine.latents import decode, encode
 from sdstudio.engine.requests import GenerationRequest, HiresFix, Upscaler, hires_size
 from sdstudio.engine.samplers import make_scheduler
@@ -86,7 +90,7 @@ def shifted(callback: StepCallback | None, offset: int, total: int) -> StepCallb
 def second_pass(
     model: LoadedModel,
     hires: HiresPass,
-    cond: Conditioning,
+    cond: Conditioning | CondSchedule,
     latents: torch.Tensor,
     cfg_scale: float,
     generator: torch.Generator,

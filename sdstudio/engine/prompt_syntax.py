@@ -9,6 +9,8 @@ A1111's (`modules/prompt_parser.py: parse_prompt_attention`, `modules/extra_netw
 - `BREAK` (upper case, a word on its own) starts a new 75-token chunk.
 - `<lora:NAME:W>`, `<lora:NAME:TE_W:UNET_W>`, `te=`/`unet=` named forms, and any other
   `<kind:args>` extra-network tag are cut out of the text before it is encoded.
+- Prompt editing `[a:b:5]` and alternation `[a|b]` are scheduled on the tag-free text
+  (`prompt_schedule`); each text a prompt takes is then read as above. Here they are highlighted.
 
 One deliberate difference: a weight that does not parse as a number (`(a:1.2.3)`) is kept as text
 where A1111 raises; an editor highlighting half-typed prompts must never fail.
@@ -20,6 +22,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sdstudio.engine.prompt_schedule import editing_syntax
 from sdstudio.errors import InputError
 
 ROUND_MULTIPLIER = 1.1
@@ -197,20 +200,38 @@ def parse_prompt(prompt: str) -> ParsedPrompt:
 
 def prompt_spans(prompt: str) -> list[Span]:
     """Every stretch of the prompt, in order, for highlighting: text with its weight, brackets,
-    BREAK, LoRA tags. Never raises. Weights are those of the tag-free text, as A1111 reads it."""
+    BREAK, LoRA tags, and the brackets, `:`, `|` and `when` number of prompt editing and
+    alternation (`prompt_schedule`). Never raises. Weights are those of the tag-free text, as A1111
+    reads it, with every branch of an edit in place (`(a [b:c:5])` weights b and c alike)."""
     text, tags = split_extra_networks(prompt)
-    # (start in text, start in prompt, length) of each stretch between tags
-    stretches, text_at, prompt_at = [], 0, 0
-    for _, _, start, end in tags:
-        stretches.append((text_at, prompt_at, start - prompt_at))
-        text_at, prompt_at = text_at + start - prompt_at, end
-    stretches.append((text_at, prompt_at, len(prompt) - prompt_at))
-    pieces, syntax = _pieces(text)
-    spans = syntax + [_piece_span(piece) for piece in pieces]
-    spans = [mapped for span in spans if span.end > span.start for mapped in _to_prompt(span, stretches)]
+    text_in_prompt = _stretches(len(prompt), [(start, end) for _, _, start, end in tags])
+    edits = editing_syntax(text)  # A1111 schedules the tag-free text
+    shown_in_text = _stretches(len(text), edits)
+    shown = "".join(text[start : start + length] for _, start, length in shown_in_text)
+    pieces, syntax = _pieces(shown)
+    spans = [
+        in_prompt
+        for span in syntax + [_piece_span(piece) for piece in pieces]
+        if span.end > span.start
+        for in_text in _to_prompt(span, shown_in_text)
+        for in_prompt in _to_prompt(in_text, text_in_prompt)
+    ]
+    for start, end in edits:
+        spans += _to_prompt(Span(start, end, SpanKind.SYNTAX), text_in_prompt)
     for kind, _, start, end in tags:
         spans.append(Span(start, end, SpanKind.LORA if kind in LORA_KINDS else SpanKind.NETWORK))
     return sorted(spans, key=lambda s: s.start)
+
+
+def _stretches(length: int, removed: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(start in the shorter string, start in the longer, length) of each stretch between the
+    sorted, disjoint `removed` ranges of a string of `length` characters."""
+    stretches, short_at, long_at = [], 0, 0
+    for start, end in removed:
+        stretches.append((short_at, long_at, start - long_at))
+        short_at, long_at = short_at + start - long_at, end
+    stretches.append((short_at, long_at, length - long_at))
+    return stretches
 
 
 def _piece_span(piece: _Piece) -> Span:
@@ -225,7 +246,7 @@ def _piece_span(piece: _Piece) -> Span:
 
 
 def _to_prompt(span: Span, stretches: list[tuple[int, int, int]]) -> list[Span]:
-    """A span of the tag-free text as spans of the prompt (split where a tag was cut out)."""
+    """A span of a shorter string as spans of the longer one (split where something was cut out)."""
     out = []
     for text_start, prompt_start, length in stretches:
         begin, end = max(span.start, text_start), min(span.end, text_start + length)

@@ -3,7 +3,8 @@
 Written out like diffusers' pipelines (same noise, same scheduler calls, same batch order) so
 that our images equal StableDiffusionPipeline's, but with what a studio needs and a pipeline
 lacks: a typed event with a preview after every step, cancellation inside a step, the latent
-trajectory, and inpainting with normal models.
+trajectory, inpainting with normal models, and A1111's prompt editing (a `CondSchedule`: the
+conditioning of each UNet call, counted from 0 as A1111's CFG denoiser counts them).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils.torch_utils import randn_tensor
 
 from sdstudio.engine.components import LoadedModel
-from sdstudio.engine.conditioning import Conditioning, sdxl_time_ids
+from sdstudio.engine.conditioning import Conditioning, CondSchedule, sdxl_time_ids
 from sdstudio.engine.interrupt import cancellable
 from sdstudio.engine.previews import predicted_x0, preview_image
 from sdstudio.errors import Cancelled
@@ -40,6 +41,7 @@ class LoopState:
     extra_channels: torch.Tensor | None = None
     trajectory: list[torch.Tensor] = field(default_factory=list)  # latents after each step
     denoised: list[torch.Tensor] = field(default_factory=list)  # the model's x0 estimate at each step
+    first_step: int = 0  # the prompt schedule's call number of the first step (a branch goes on from its parent's)
 
 
 def schedule(scheduler: SchedulerMixin, steps: int, strength: float, device: torch.device) -> tuple[torch.Tensor, int]:
@@ -92,7 +94,7 @@ def _unet_extras(model: LoadedModel, cond: Conditioning, width: int, height: int
 def denoise(
     model: LoadedModel,
     scheduler: SchedulerMixin,
-    cond: Conditioning,
+    cond: Conditioning | CondSchedule,
     state: LoopState,
     cfg_scale: float,
     size: tuple[int, int],
@@ -103,7 +105,8 @@ def denoise(
 ) -> torch.Tensor:
     """Run the sampler from `state.latents` over `state.timesteps`; returns the final latents.
 
-    Classifier-free guidance (Ho & Salimans 2022) batches [negative, positive] in one UNet call.
+    Classifier-free guidance (Ho & Salimans 2022) batches [negative, positive] in one UNet call;
+    a `CondSchedule` gives each call its own embeddings (A1111's prompt editing).
     Checks `cancel` before every step and before every UNet block, and raises Cancelled, so a
     cancelled job stops within one block.
     """
@@ -114,7 +117,7 @@ def denoise(
 def _run(
     model: LoadedModel,
     scheduler: SchedulerMixin,
-    cond: Conditioning,
+    cond: Conditioning | CondSchedule,
     state: LoopState,
     cfg_scale: float,
     size: tuple[int, int],
@@ -124,7 +127,9 @@ def _run(
     keep_trajectory: bool,
 ) -> torch.Tensor:
     guided = cfg_scale > 1.0
-    extras = _unet_extras(model, cond, *size, guided)
+    schedule = cond if isinstance(cond, CondSchedule) else CondSchedule.constant(cond)
+    step_cond = schedule.at(state.first_step)
+    extras = _unet_extras(model, step_cond, *size, guided)
     step_kwargs = _step_kwargs(scheduler, generator)
     layout = unet_layout(model)
     latents, timesteps = state.latents, state.timesteps
@@ -132,6 +137,8 @@ def _run(
     for i, t in enumerate(timesteps):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
+        if (now := schedule.at(state.first_step + i)) is not step_cond:  # an edit or alternation switches here
+            step_cond, extras = now, _unet_extras(model, now, *size, guided)
         model_input = scheduler.scale_model_input(torch.cat([latents] * 2) if guided else latents, t)
         unet_input = model_input
         if state.extra_channels is not None:

@@ -67,7 +67,7 @@ def test_clip_skip_two_is_the_penultimate_layer_through_the_final_norm(sd_engine
 
 def test_engine_cache_keys_on_clip_skip(sd_engine):
     first = sd_engine.conditioning("a red apple", "", 1)
-    assert sd_engine.conditioning("a red apple", "", 1) is first
+    assert sd_engine.conditioning("a red apple", "", 1).prompt is first.prompt  # from the cache, not encoded again
     assert not torch.equal(sd_engine.conditioning("a red apple", "", 2).prompt, first.prompt)
     assert np.abs(image(sd_engine, "a red apple") - image(sd_engine, "a red apple", clip_skip=2)).max() > 0
 
@@ -88,3 +88,30 @@ def test_sdxl_long_prompt_pools_the_first_chunk(sdxl_engine):
     first = encode_prompts(model, "a rocket, " + LONG.split(", word30")[0], "")
     assert long.prompt.shape[1] > 77 and long.negative.shape == long.prompt.shape
     assert long.pooled.shape == first.pooled.shape == (1, model.text_encoders[1].config.projection_dim)
+
+
+def test_every_text_of_an_edit_gets_the_same_chunk_count(sd_engine):
+    # A1111 encodes a schedule's texts as one batch: the short one is padded with empty-prompt chunks
+    schedule = sd_engine.conditioning_schedule(f"[{LONG}:blurry:0.5]", "", 1, 4)
+    long, short = schedule.at(0), schedule.at(3)
+    assert long.prompt.shape == short.prompt.shape == short.negative.shape and short.prompt.shape[1] > 77
+    assert torch.equal(short.prompt[:, :77], encode_prompts(sd_engine.model, "blurry", "").prompt)
+    assert not torch.equal(long.prompt, short.prompt)
+
+
+def test_sdxl_empty_negative_stays_zero_under_an_edited_prompt(sdxl_engine):
+    schedule = sdxl_engine.conditioning_schedule("a [rocket:boat:0.5]", "", 1, 4)
+    assert schedule.at(0) is not schedule.at(3)
+    for cond in (schedule.at(0), schedule.at(3)):
+        assert not cond.negative.any() and not cond.negative_pooled.any()
+
+
+def test_an_empty_sdxl_negative_costs_no_encode(sdxl_engine):
+    encodes = []
+    handle = sdxl_engine.model.text_encoders[0].register_forward_pre_hook(lambda *_: encodes.append(1))
+    try:
+        request = GenerationRequest(prompt="a [rocket|boat]", steps=4, cfg_scale=5.0, width=64, height=64)
+        sdxl_engine.generate(request)
+    finally:
+        handle.remove()
+    assert len(encodes) == 2  # "a rocket" and "a boat"; the negative is zeros

@@ -4,6 +4,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sdstudio.engine.prompt_syntax import (
     LoraTag,
@@ -94,7 +96,31 @@ def test_spans_cover_the_prompt_for_highlighting():
     assert weights == {"a ": 1.1, " b": 1.1, "c": 1 / 1.1}  # the tag does not break the group
 
 
+def test_spans_mark_prompt_editing_and_alternation_syntax():
+    prompt = "a (x [cat:dog: 0.5 ]) [b|c] <lora:k:1>[::3]"
+    spans = prompt_spans(prompt)
+    syntax = [prompt[s.start : s.end] for s in spans if s.kind is SpanKind.SYNTAX]
+    assert syntax == ["(", "[", ":", ":", " 0.5 ", "]", ")", "[", "|", "]", "[", ":", ":", "3", "]"]
+    weights = {prompt[s.start : s.end]: s.weight for s in spans if s.kind is SpanKind.TEXT}
+    assert weights == {"a ": 1.0, "x ": 1.1, "cat": 1.1, "dog": 1.1, " ": 1.0, "b": 1.0, "c": 1.0}
+    assert "".join(prompt[s.start : s.end] for s in spans) == prompt  # nothing lost, nothing twice
+    # where A1111's grammar does not match (a bar outside an alternation), nothing is an edit
+    kept = "a | [cat:dog:2]"
+    assert [kept[s.start : s.end] for s in prompt_spans(kept) if s.kind is SpanKind.SYNTAX] == ["[", "]"]
+
+
+@settings(derandomize=True, max_examples=300)
+@given(st.text(alphabet=st.sampled_from(list("[]():|\\ ab.5\n<>lora")) | st.characters(), max_size=40))
+def test_spans_never_raise_and_cover_the_prompt_once(prompt):
+    spans = prompt_spans(prompt)
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+    assert "".join(prompt[s.start : s.end] for s in spans) == prompt
+
+
 def test_parser_imports_without_torch():
-    code = "import sys, sdstudio.engine.prompt_syntax, sdstudio.engine.prompt_chunks; print('torch' in sys.modules)"
+    code = (
+        "import sys, sdstudio.engine.prompt_syntax, sdstudio.engine.prompt_chunks, sdstudio.engine.prompt_schedule;"
+        " print('torch' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
