@@ -1,4 +1,5 @@
-"""LoRAs, embeddings, a VAE and BREAK on a real ComfyUI server, written as A1111 users write them."""
+"""LoRAs, embeddings, a VAE, BREAK and prompt editing on a real ComfyUI server, written as A1111
+users write them."""
 
 from __future__ import annotations
 
@@ -67,6 +68,19 @@ def test_break_is_chunks_joined_on_the_server(comfy_server):
     assert [node["text"] for node in nodes(graph, "CLIPTextEncode")][:2] == ["a red apple", "on a table"]
     assert len(nodes(graph, "ConditioningConcat")) == 1
     assert image.shape == (64, 64, 3)
+
+
+def test_prompt_editing_runs_as_timestep_ranges_on_the_server(comfy_server):
+    edited, apple, car = run(generate_all(comfy_server.url, [
+        small_request(prompt="[a red apple:a blue car:2]"),
+        small_request(prompt="a red apple"),
+        small_request(prompt="a blue car"),
+    ]))
+    ranges = nodes(edited[1], "ConditioningSetTimestepRange")
+    assert [(node["start"], node["end"]) for node in ranges] == [(0.0, 0.625), (0.625, 1.0)]
+    assert len(nodes(edited[1], "ConditioningCombine")) == 1
+    # the first steps follow one prompt, the last the other: the image is neither
+    assert not np.array_equal(edited[0], apple[0]) and not np.array_equal(edited[0], car[0])
 
 
 @pytest.mark.parametrize(("changes", "message"), [

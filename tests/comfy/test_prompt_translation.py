@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sdstudio.bridge.comfy.prompt_translation import find_lora, translate_prompt
+from sdstudio.bridge.comfy.prompt_translation import PassTiming, find_lora, timed_texts, translate_prompt
 from sdstudio.errors import InputError
 
 
@@ -73,3 +73,43 @@ def test_translation_never_raises_on_text(prompt: str, embeddings: list[str]) ->
     except InputError:  # a malformed <lora:...> tag is one line for the user
         return
     assert translated.chunks and all(isinstance(chunk, str) for chunk in translated.chunks)
+
+
+def timed(prompt: str, **timing) -> list[tuple[float, float, str]]:
+    return timed_texts(translate_prompt(prompt).text, PassTiming(**timing))
+
+
+def test_a_prompt_without_editing_has_the_whole_range() -> None:
+    assert timed("a (red:1.2) apple", steps=20) == [(0.0, 1.0, "a (red:1.2) apple")]
+
+
+def test_prompt_editing_switches_between_a1111s_steps() -> None:
+    # A1111: calls 0, 1, 2 use "cat", call 3 "dog"; ComfyUI's call i of 4 sits at i/4 of the range
+    assert timed("a [cat:dog:0.5]", steps=4) == [(0.0, 0.625, "a cat"), (0.625, 1.0, "a dog")]
+    assert timed("a [cat:dog:2]", steps=10) == [(0.0, 0.25, "a cat"), (0.25, 1.0, "a dog")]
+    assert timed("[cat::0.5] hat", steps=4) == [(0.0, 0.625, "cat hat"), (0.625, 1.0, " hat")]
+
+
+def test_alternation_gives_each_call_its_word() -> None:
+    ranges = timed("a [cat|dog] hat", steps=4)
+    assert [text for _, _, text in ranges] == ["a cat hat", "a dog hat", "a cat hat", "a dog hat"]
+    for call, word in enumerate(["cat", "cat", "dog", "cat"]):  # A1111's words per 0-based call
+        (text,) = [text for start, end, text in ranges if start <= call / 4 < end]
+        assert word in text
+
+
+def test_img2img_and_hires_passes_place_the_switch_in_their_part_of_the_schedule() -> None:
+    # img2img at 0.5 on 4 steps: A1111 runs calls 0 and 1, both before the switch: "cat" throughout
+    assert timed("[cat:dog:0.5]", steps=4, denoise=0.5, img2img=True) == [(0.0, 1.0, "cat")]
+    assert timed("[cat:dog:1]", steps=4, denoise=0.5, img2img=True) == [(0.0, 0.875, "cat"), (0.875, 1.0, "dog")]
+    # hires fix: a fraction past 1 falls in the second pass (A1111's timeline continues)
+    first = timed("[cat:dog:1.5]", steps=4)
+    second = timed("[cat:dog:1.5]", steps=4, denoise=0.5, first_pass_steps=4)
+    assert [text for _, _, text in first] == ["cat"]
+    assert [text for _, _, text in second] == ["cat", "dog"] and 0.5 < second[0][1] < 1.0
+
+
+def test_every_stretch_is_translated_like_a_prompt() -> None:
+    prompt = translate_prompt("[(cat:1.2) BREAK hat:[dog]:0.5]", ("EasyNegative",))
+    (cat, dog) = prompt.timed(PassTiming(steps=4))
+    assert cat.chunks == ("(cat:1.2)", "hat") and dog.chunks == ("(dog:0.9091)",)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sdstudio.bridge.comfy.prompt_translation import ComfyPrompt, find_lora, translate_prompt
+from sdstudio.bridge.comfy.prompt_translation import ComfyPrompt, PassTiming, find_lora, translate_prompt
 from sdstudio.bridge.comfy.samplers import ComfySampler
 from sdstudio.bridge.comfy.server_info import ServerInfo, file_name, file_stem
 from sdstudio.engine.requests import GenerationRequest, Mode, Upscaler, hires_size
@@ -85,13 +85,36 @@ def server_files(request: GenerationRequest, info: ServerInfo, server: str) -> S
     return ServerFiles(prompt, negative, loras, vae)
 
 
-def _encode(graph: Graph, prompt: ComfyPrompt, clip: Link) -> Link:
-    """One CLIPTextEncode per BREAK chunk, joined in order by ConditioningConcat."""
-    encoded = [[graph.add("CLIPTextEncode", text=chunk, clip=clip), 0] for chunk in prompt.chunks]
-    joined = encoded[0]
-    for chunk in encoded[1:]:
-        joined = [graph.add("ConditioningConcat", conditioning_to=joined, conditioning_from=chunk), 0]
-    return joined
+class _Encoder:
+    """Conditioning nodes for the prompts of each sampler pass, each distinct text encoded once."""
+
+    def __init__(self, graph: Graph, clip: Link) -> None:
+        self.graph, self.clip = graph, clip
+        self._encoded: dict[tuple[str, ...], Link] = {}
+
+    def chunks(self, chunks: tuple[str, ...]) -> Link:
+        """One CLIPTextEncode per BREAK chunk, joined in order by ConditioningConcat."""
+        if chunks not in self._encoded:
+            encoded = [[self.graph.add("CLIPTextEncode", text=chunk, clip=self.clip), 0] for chunk in chunks]
+            joined = encoded[0]
+            for chunk in encoded[1:]:
+                joined = [self.graph.add("ConditioningConcat", conditioning_to=joined, conditioning_from=chunk), 0]
+            self._encoded[chunks] = joined
+        return self._encoded[chunks]
+
+    def prompt(self, prompt: ComfyPrompt, timing: PassTiming) -> Link:
+        """The prompt over one pass: each stretch of its schedule in its timestep range, combined."""
+        parts = []
+        for timed in prompt.timed(timing):
+            part = self.chunks(timed.chunks)
+            if (timed.start, timed.end) != (0.0, 1.0):
+                part = [self.graph.add("ConditioningSetTimestepRange", conditioning=part, start=timed.start,
+                                       end=timed.end), 0]
+            parts.append(part)
+        joined = parts[0]
+        for part in parts[1:]:
+            joined = [self.graph.add("ConditioningCombine", conditioning_1=joined, conditioning_2=part), 0]
+        return joined
 
 
 def generation_graph(request: GenerationRequest, checkpoint: str, sampler: ComfySampler, uploads: Uploads,
@@ -114,15 +137,16 @@ def generation_graph(request: GenerationRequest, checkpoint: str, sampler: Comfy
         vae = [graph.add("VAELoader", vae_name=files.vae), 0]
     if request.clip_skip > 1:
         clip = [graph.add("CLIPSetLastLayer", clip=clip, stop_at_clip_layer=-request.clip_skip), 0]
-    positive = _encode(graph, files.prompt, clip)
-    negative = _encode(graph, files.negative, clip)
-    denoise = 1.0
+    encoder = _Encoder(graph, clip)
+    denoise = 1.0 if request.mode is Mode.TXT2IMG else float(request.strength)
+    first_pass = PassTiming(request.steps, denoise, img2img=request.mode is not Mode.TXT2IMG)
+    positive = encoder.prompt(files.prompt, first_pass)
+    negative = encoder.prompt(files.negative, first_pass)
     if request.mode is Mode.TXT2IMG:
         latent = [graph.add("EmptyLatentImage", width=request.width, height=request.height, batch_size=1), 0]
     else:
         if uploads.image is None:
             raise InputError("the input image was not uploaded to the server")
-        denoise = float(request.strength)
         pixels = [graph.add("LoadImage", image=uploads.image), 0]
         if request.mode is Mode.INPAINT:
             if uploads.mask is None:
@@ -141,15 +165,17 @@ def generation_graph(request: GenerationRequest, checkpoint: str, sampler: Comfy
                     sampler_name=sampler.sampler_name, scheduler=sampler.scheduler)
     sampled = [graph.add("KSampler", latent_image=latent, steps=request.steps, denoise=denoise, **settings), 0]
     if request.hires is not None and request.mode is Mode.TXT2IMG:
-        sampled = _hires_pass(graph, request, sampled, vae, settings)
+        sampled = _hires_pass(graph, request, sampled, vae, settings, encoder, files)
     decoded = graph.add("VAEDecode", samples=sampled, vae=vae)
     graph.add(OUTPUT_NODE, images=[decoded, 0])
     return graph.nodes
 
 
-def _hires_pass(graph: Graph, request: GenerationRequest, latent: Link, vae: Link, settings: dict[str, Any]) -> Link:
+def _hires_pass(graph: Graph, request: GenerationRequest, latent: Link, vae: Link, settings: dict[str, Any],
+                encoder: _Encoder, files: ServerFiles) -> Link:
     """A1111's hires fix from core nodes: upscale the first pass to the hires size (in latent space,
-    bicubic; or decoded, Lanczos, encoded again), then a second KSampler at the hires denoise."""
+    bicubic; or decoded, Lanczos, encoded again), then a second KSampler at the hires denoise, its
+    prompts on the second pass's schedule."""
     hires = request.hires
     assert hires is not None
     width, height = hires_size(request.width, request.height, hires.scale)
@@ -162,6 +188,9 @@ def _hires_pass(graph: Graph, request: GenerationRequest, latent: Link, vae: Lin
         upscaled = [graph.add("LatentUpscale", samples=latent, upscale_method="bicubic", width=width, height=height,
                               crop="disabled"), 0]
     steps = hires.steps or request.steps
+    second_pass = PassTiming(steps, float(hires.denoise), first_pass_steps=request.steps)
+    settings = dict(settings, positive=encoder.prompt(files.prompt, second_pass),
+                    negative=encoder.prompt(files.negative, second_pass))
     return [graph.add("KSampler", latent_image=upscaled, steps=steps, denoise=float(hires.denoise), **settings), 0]
 
 
