@@ -25,7 +25,8 @@ class ExplorerWiring:
 
     def _build_explorer(self) -> None:
         """The latent explorer (interpolate, plane, trajectory) in a dock left of the canvas."""
-        self.explorer = ExplorationPanel(self.local_backend, self.displayed_image, self.build_request)
+        self.explorer = ExplorationPanel(self.local_backend, self.displayed_image, self.build_request,
+                                         self.current_settings)
         self.explorer.interpolation.walk.start_dir = self.output_dir
         self.explorer_dock = QDockWidget("Latent explorer", self)
         self.explorer_dock.setObjectName("latent-explorer")

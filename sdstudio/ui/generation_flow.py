@@ -66,12 +66,7 @@ class GenerationFlow:
 
     def build_request(self) -> GenerationRequest:
         """The request the controls and the canvas describe, validated (InputError says what to fix)."""
-        info = self.controls.model_picker.current_info()
-        if info is None:
-            raise SdStudioError(
-                "No model found: add a model folder (File > Add Model Folder...) or put a model in checkpoints/"
-            )
-        self.generation.model = model_reference(info)
+        self._choose_model()
         self.generation.next_seed()  # a new random seed unless locked, shown before the job runs
         init_image = mask = None
         mode = self.mode()
@@ -81,6 +76,20 @@ class GenerationFlow:
             init_image = qimage_to_pil(image)
             mask = qimage_to_mask(self.canvas.mask()) if mode is Mode.INPAINT else None
         return self.generation.request(init_image=init_image, mask=mask).validated()
+
+    def current_settings(self) -> GenerationRequest:
+        """The controls' settings as they are shown, with no new seed and no canvas read: what the
+        explorer's blends, refines and walks start from, asked for on every frame of a drag."""
+        self._choose_model()
+        return self.generation.request().validated()
+
+    def _choose_model(self) -> None:
+        info = self.controls.model_picker.current_info()
+        if info is None:
+            raise SdStudioError(
+                "No model found: add a model folder (File > Add Model Folder...) or put a model in checkpoints/"
+            )
+        self.generation.model = model_reference(info)
 
     def _begin_job(self, handle: JobHandle) -> None:
         request = getattr(handle.job, "request", None)

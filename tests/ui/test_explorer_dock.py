@@ -34,6 +34,22 @@ def test_gallery_a_and_b_open_the_explorer_and_a_frame_becomes_the_input(qtbot, 
     assert (window.canvas.image().width(), window.canvas.image().height()) == (64, 64)
 
 
+def test_dragging_a_blend_keeps_the_seed_and_the_chosen_vae(qtbot, make_window, tmp_path):
+    """Blends, refines and walks read the settings as shown: an unlocked seed is not redrawn on
+    every frame of a drag (a refined blend would flicker between seeds), and they carry the VAE."""
+    window = make_window()
+    window.generation.seed_locked = False
+    window.generation.vae = "ft-mse.safetensors"
+    seed = window.generation.seed
+    tab = window.explorer.interpolation
+    tab.strength.setValue(0.4)
+    for _ in range(3):
+        source, refine = tab._source(), tab._refine_request()
+    assert window.generation.seed == seed and refine.seed == seed
+    assert source["vae"] == refine.vae == "ft-mse.safetensors"
+    assert window.build_request().seed != seed  # Generate draws a new one
+
+
 def test_generate_with_trajectory_saves_into_the_gallery(qtbot, make_window):
     window = make_window(steps=3)
     window.controls.prompt.setPlainText("a green leaf")

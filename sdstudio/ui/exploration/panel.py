@@ -22,18 +22,23 @@ class ExplorationPanel(QTabWidget):
     """Tabs of the latent exploration tools, wired to one backend.
 
     canvas_image_provider: returns the canvas image (or None) for the "Canvas" buttons.
-    request_provider: returns the window's current GenerationRequest (model, sampler, steps, CFG,
-        seed, size, prompt) that refining, seed walks and trajectory runs start from."""
+    request_provider: returns the window's request for a new generation (a trajectory run: a new
+        seed unless locked, as Generate gives).
+    settings_provider: returns the window's settings as shown (model, VAE, sampler, steps, CFG,
+        seed, size, prompt), without side effects, that blends, refines and walks start from; it is
+        asked on every frame of a drag (default: request_provider)."""
 
     image_for_canvas = Signal(QImage)  # "Send to canvas" in any tab
     image_saved = Signal(object)  # Path: a trajectory run or branch saved to the output folder
     walk_exported = Signal(object)  # Path: an exported walk (file, or folder of PNG frames)
 
     def __init__(self, backend: Backend, canvas_image_provider: CanvasProvider | None = None,
-                 request_provider: RequestProvider | None = None, parent: QWidget | None = None) -> None:
+                 request_provider: RequestProvider | None = None, settings_provider: RequestProvider | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.interpolation = InterpolationTab(backend, canvas_image_provider, request_provider)
-        self.plane = PlaneTab(backend, canvas_image_provider, request_provider)
+        settings_provider = settings_provider or request_provider
+        self.interpolation = InterpolationTab(backend, canvas_image_provider, settings_provider)
+        self.plane = PlaneTab(backend, canvas_image_provider, settings_provider)
         self.trajectory = TrajectoryTab(backend, request_provider)
         self.addTab(self.interpolation, "Interpolate")
         self.addTab(self.plane, "Plane")
