@@ -151,3 +151,17 @@ def loaded_model(pipe, name: str = "tiny", family: str = "sd1"):
         preview_factors=SDXL_PREVIEW_FACTORS if family == "sdxl" else SD_PREVIEW_FACTORS,
         default_size=64,
     )
+
+
+def write_vae(path, seed: int = 5, prefix: str = ""):
+    """A tiny VAE file in the original LDM key layout: standalone (as the ft-MSE file) or with a
+    checkpoint's prefix."""
+    from safetensors.torch import save_file
+
+    from tests.ldm_layout import vae_to_ldm
+
+    vae = tiny_vae(seed)
+    state = {prefix + key.removeprefix("first_stage_model."): value.contiguous()
+             for key, value in vae_to_ldm(vae.state_dict(), vae.config).items()}
+    save_file(state, path)
+    return path

@@ -166,6 +166,10 @@ def run_interpolate(args: argparse.Namespace) -> int:
     else:
         check_frames_folder(args.out_dir)
     check_model_file(args.model)
+    if args.vae:
+        from sdstudio.engine.vae_files import resolve_vae
+
+        resolve_vae(args.vae)  # an unknown VAE is one line before any loading
     image_a, image_b = load_image(args.source), load_image(args.target)
     from sdstudio.engine.engine import Engine  # only now: bad input is answered without loading torch
     from sdstudio.engine.exploration import latent_walk
@@ -174,8 +178,9 @@ def run_interpolate(args: argparse.Namespace) -> int:
     default_w, default_h = fit_size(image_a)
     size = (args.width or default_w, args.height or default_h)
     engine = Engine()
-    latent_a, latent_b = (engine.encode_image(fit_image(image, size), args.model) for image in (image_a, image_b))
-    frames = latent_walk(engine, latent_a, latent_b, args.frames, args.mode, pacing=args.pacing).images
+    latent_a, latent_b = (engine.encode_image(fit_image(image, size), args.model, args.vae)
+                          for image in (image_a, image_b))
+    frames = latent_walk(engine, latent_a, latent_b, args.frames, args.mode, pacing=args.pacing, vae=args.vae).images
     if args.out is not None:
         print(write_animation(frames, args.out, fps=args.fps, overwrite=False))  # walk.gif taken -> walk-1.gif
     else:

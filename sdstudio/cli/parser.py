@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
              "uniform: equal steps in t",
     )
     interpolate.add_argument("--model", default="")
+    interpolate.add_argument("--vae", default="", metavar="NAME|PATH",
+                             help="a VAE file to encode and decode with instead of the model's")
     interpolate.add_argument("--width", type=int, default=None)
     interpolate.add_argument("--height", type=int, default=None)
     interpolate.add_argument("--fps", type=float, default=12.0)

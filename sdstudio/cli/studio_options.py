@@ -77,7 +77,7 @@ def with_studio_options(args: argparse.Namespace, request: GenerationRequest) ->
     tags = [lora_tag(option) for option in getattr(args, "lora", [])]
     prompt = " ".join([request.prompt, *tags]) if tags else request.prompt
     vae = getattr(args, "vae", "") or ""
-    if vae:
+    if vae and not getattr(args, "backend", ""):  # a server's VAE is found on the server (before it runs)
         from sdstudio.engine.vae_files import resolve_vae
 
         resolve_vae(vae)

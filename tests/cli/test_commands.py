@@ -121,6 +121,21 @@ def test_interpolate_writes_an_animation(tiny_model_dir, tmp_path, capsys, suffi
             assert animation.n_frames == 5 and animation.size == (64, 64)
 
 
+def test_interpolate_with_a_vae_encodes_and_decodes_with_it(tiny_model_dir, tmp_path):
+    from tests.tiny_models import write_vae
+
+    a, b = make_image(tmp_path / "a.png"), make_image(tmp_path / "b.png", (80, 80))
+    vae = write_vae(tmp_path / "ft-mse.safetensors")
+    for name, extra in (("own", []), ("vae", ["--vae", vae])):
+        assert run("interpolate", "--from", a, "--to", b, "--frames", "2", "--pacing", "uniform", "--model",
+                   tiny_model_dir, "--out-dir", tmp_path / name, *extra) == 0
+    own, other = (np.asarray(open_image(tmp_path / name / "frame_001.png"), dtype=np.int16) for name in ("own", "vae"))
+    assert np.abs(own - other).max() > 10
+    assert run("interpolate", "--from", a, "--to", b, "--model", tiny_model_dir, "--out-dir", tmp_path / "x",
+               "--vae", tmp_path / "missing.safetensors") == 2
+    assert not (tmp_path / "x").exists()
+
+
 def test_interpolate_to_a_folder_of_frames(tiny_model_dir, tmp_path):
     a, b = make_image(tmp_path / "a.png"), make_image(tmp_path / "b.png", (80, 80))
     assert run("interpolate", "--from", a, "--to", b, "--frames", "4", "--mode", "lerp", "--model", tiny_model_dir,

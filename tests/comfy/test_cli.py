@@ -25,12 +25,14 @@ def test_generate_on_the_server_with_previews(comfy_server, checkpoint_name, tmp
     monkeypatch.setenv("SDSTUDIO_OUTPUT_DIR", str(tmp_path / "out"))
     monkeypatch.setenv("SDSTUDIO_BACKEND", comfy_server.url)  # the variable alone picks the server
     code = main(["generate", "a red apple", "--steps", "4", "--width", "64", "--height", "64", "--seed", "61",
-                 "--sampler", "Euler", "--batch", "2", "--previews", str(tmp_path / "previews")])
+                 "--sampler", "Euler", "--batch", "2", "--previews", str(tmp_path / "previews"),
+                 "--vae", VAE_NAME.removesuffix(".safetensors")])  # the server's VAE, not one of ours
     assert code == 0
     printed = capsys.readouterr().out.split()
     assert [path.rsplit("/", 1)[-1] for path in printed] == ["00001-61.png", "00002-62.png"]
     parsed = read_parameters(printed[1])
     assert parsed is not None and (parsed.seed, parsed.model, parsed.size) == (62, checkpoint_name, (64, 64))
+    assert parsed.settings.get("VAE") == VAE_NAME.removesuffix(".safetensors")
     for image in ("image_1", "image_2"):
         steps = sorted(path.name for path in (tmp_path / "previews" / image).iterdir())
         assert steps == [f"step_{step:03d}.png" for step in range(1, 5)]

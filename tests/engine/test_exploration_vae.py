@@ -13,7 +13,7 @@ from sdstudio.engine.engine import Engine
 from sdstudio.engine.exploration import LatentCache, branch, full_decode, latent_walk, refine
 from sdstudio.engine.latents import decode, encode
 from sdstudio.engine.requests import GenerationRequest
-from tests.engine.test_vae import write_vae
+from tests.tiny_models import write_vae
 
 SIZE = (64, 64)
 

@@ -10,7 +10,7 @@ from sdstudio.engine.engine import Engine
 from sdstudio.engine.requests import GenerationRequest
 from sdstudio.errors import ModelError, SdStudioError
 from tests.ldm_layout import vae_to_ldm
-from tests.tiny_models import loaded_model, save_tiny_sd, tiny_sd_pipeline, tiny_vae
+from tests.tiny_models import loaded_model, save_tiny_sd, tiny_sd_pipeline, tiny_vae, write_vae
 
 
 def request(**changes) -> GenerationRequest:
@@ -20,15 +20,6 @@ def request(**changes) -> GenerationRequest:
 
 def pixels(image) -> np.ndarray:
     return np.asarray(image, dtype=np.int16)
-
-
-def write_vae(path, seed=5, prefix=""):
-    """A VAE in the original LDM key layout: standalone (as the ft-MSE file) or with a checkpoint's prefix."""
-    vae = tiny_vae(seed)
-    state = {prefix + key.removeprefix("first_stage_model."): value.contiguous()
-             for key, value in vae_to_ldm(vae.state_dict(), vae.config).items()}
-    save_file(state, path)
-    return path
 
 
 @pytest.fixture(scope="module")

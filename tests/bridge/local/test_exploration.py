@@ -22,8 +22,8 @@ from sdstudio.engine.latents import decode, encode
 from sdstudio.engine.requests import GenerationRequest
 from sdstudio.errors import Cancelled, InputError
 from sdstudio.io.images import read_parameters
-from tests.engine.test_vae import write_vae
 from tests.exploration_helpers import animation_frames, pixels, reconstruction
+from tests.tiny_models import write_vae
 
 
 @pytest.fixture(scope="module")
