@@ -281,6 +281,20 @@ def first_not_ended(ends: Sequence[int], step: int) -> int:
     return index if index < len(ends) else 0
 
 
+def step_ranges(schedule: Sequence[ScheduleEntry], steps: int) -> list[tuple[int, int, str]]:
+    """(first, last, text) in 1-based steps as a user counts them: entry k is used from the call
+    after entry k-1 ends up to its own end (so `[cat:dog:0.5]` over 4 steps is cat for 1-3)."""
+    ranges, first = [], 1
+    for entry in schedule:
+        last = min(entry.end_at_step + 1, steps)
+        if last >= first:
+            ranges.append((first, last, entry.text))
+        first = last + 1
+        if first > steps:
+            break
+    return ranges
+
+
 def editing_syntax(prompt: str) -> list[tuple[int, int]]:
     """(start, end) of every bracket, colon, bar and `when` number of the prompt's edits and
     alternations, in order: what the editor marks as syntax. Empty where A1111 would keep the

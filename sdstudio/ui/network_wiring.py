@@ -50,6 +50,9 @@ class NetworkWiring:
         self.networks = NetworkCatalog(self)
         self.prompt_editor = PromptEditor(self.controls.prompt)
         self.negative_editor = PromptEditor(self.controls.negative)
+        for editor in (self.prompt_editor, self.negative_editor):  # tooltips say when a prompt edit switches
+            editor.set_steps(self.generation.steps)
+            self.generation.steps_changed.connect(editor.set_steps)
         self._last_prompt_edit: QPlainTextEdit = self.controls.prompt
         self.network_browser = NetworkBrowser(self.networks)
         self.network_dock = QDockWidget("LoRAs and embeddings", self)  # a title's "&" would be taken as a mnemonic

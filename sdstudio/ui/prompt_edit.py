@@ -27,7 +27,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QPlainTextEdit, QToolTip
 
-from sdstudio.engine.prompt_syntax import Span, SpanKind, lora_tag, prompt_spans
+from sdstudio.engine.prompt_schedule import editing_syntax, prompt_schedule, step_ranges
+from sdstudio.engine.prompt_syntax import Span, SpanKind, lora_tag, prompt_spans, split_extra_networks
 from sdstudio.errors import InputError
 
 ATTENTION_STEP = 0.1  # A1111's keyedit_precision_attention
@@ -44,6 +45,9 @@ STRONGER_COLOR = QColor(0xF0, 0xD0, 0x70)
 WEAKER_COLOR = QColor(0x8E, 0x9A, 0xAA)
 EMBEDDING_COLOR = QColor(0x7C, 0xD0, 0x8C)
 MISSING_COLOR = QColor(0xE5, 0x5B, 0x5B)  # a LoRA tag naming no installed file
+DEFAULT_STEPS = 20  # until the window says the job's
+SCHEDULE_LINES = 8  # a tooltip lists this many stretches of a prompt edit at most
+SHORT_TEXT = 70
 
 
 # ---- weight editing (pure text) -------------------------------------------------------------------
@@ -162,6 +166,11 @@ def _py_index(text: str, position: int) -> int:
 # ---- highlighting ---------------------------------------------------------------------------------
 
 
+def _short(text: str) -> str:
+    text = " ".join(text.split()) or "(nothing)"
+    return text if len(text) <= SHORT_TEXT else text[: SHORT_TEXT - 1] + "\u2026"
+
+
 def _format(color: QColor, bold: bool = False, underline: bool = False) -> QTextCharFormat:
     fmt = QTextCharFormat()
     fmt.setForeground(color)
@@ -194,6 +203,7 @@ class PromptHighlighter(QSyntaxHighlighter):
         self._loras: set[str] | None = None  # installed LoRA names and aliases, lower case; None = not known
         self._parsed: tuple[str, list[tuple[int, int, QTextCharFormat]]] | None = None
         self._recolouring = False
+        self.steps = DEFAULT_STEPS  # the job's steps, for saying when a prompt edit switches
         document.contentsChanged.connect(self._recolour_other_blocks)
 
     def set_embedding_names(self, names: Iterable[str]) -> None:
@@ -214,6 +224,8 @@ class PromptHighlighter(QSyntaxHighlighter):
     def describe_at(self, text: str, index: int) -> str:
         """What the character at `index` of the prompt means, for a hover tooltip ("" for plain text):
         nested brackets multiply, so the weight a word really gets is not always obvious."""
+        if any(start <= index < end for start, end in editing_syntax(text)):
+            return self._describe_schedule(text)
         for span in prompt_spans(text):
             if not span.start <= index < span.end:
                 continue
@@ -232,6 +244,15 @@ class PromptHighlighter(QSyntaxHighlighter):
                 weight = f"Weight {span.weight:.3g}" if span.weight != 1.0 else ""
                 return " \u00b7 ".join(part for part in (embedding, weight) if part)
         return ""
+
+    def _describe_schedule(self, text: str) -> str:
+        """Which text the prompt is at which steps (A1111's prompt editing and alternation)."""
+        ranges = step_ranges(prompt_schedule(split_extra_networks(text)[0], self.steps), self.steps)
+        lines = [f"{f'Steps {first}-{last}' if last > first else f'Step {first}'}: {_short(part)}"
+                 for first, last, part in ranges[:SCHEDULE_LINES]]
+        if len(ranges) > SCHEDULE_LINES:
+            lines.append(f"... and {len(ranges) - SCHEDULE_LINES} more")
+        return f"Prompt editing over {self.steps} steps:\n" + "\n".join(lines)
 
     def _describe_lora(self, tag: str) -> str:
         try:
@@ -399,3 +420,6 @@ class PromptEditor(QObject):
 
     def set_lora_names(self, names: Iterable[str]) -> None:
         self.highlighter.set_lora_names(names)
+
+    def set_steps(self, steps: int) -> None:
+        self.highlighter.steps = max(1, int(steps))

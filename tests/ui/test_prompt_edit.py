@@ -180,3 +180,26 @@ def test_hovering_says_what_weight_a_word_really_gets(qtbot):
     cursor = edit.textCursor()
     cursor.setPosition(text.index("car") + 1)
     assert editor.tooltip_at(edit.cursorRect(cursor).center()) == "Weight 1.1"  # what the mouse is over
+
+
+def test_hovering_a_prompt_edit_says_which_text_runs_at_which_steps(qtbot, make_window):
+    window = make_window(steps=4)
+    text = "a [cat:dog:0.5] <lora:ink:1> in a [red|blue] hat"
+    window.controls.prompt.setPlainText(text)
+    describe = window.prompt_editor.highlighter.describe_at
+    # A1111 counts calls from 0: "dog" from the call after step 2 (of 0..3), i.e. the 4th step
+    assert describe(text, text.index("[cat")) == (
+        "Prompt editing over 4 steps:\n"
+        "Steps 1-2: a cat in a red hat\nStep 3: a cat in a blue hat\nStep 4: a dog in a red hat")
+    assert describe(text, text.index("|")) == describe(text, text.index(":0.5"))
+    window.generation.steps = 8  # the tooltip follows the job's steps
+    assert describe(text, text.index("[cat")).startswith("Prompt editing over 8 steps:\nSteps 1-2: a cat in a red hat")
+    assert describe(text, text.index("cat")) == ""  # the words themselves are plain text
+
+
+def test_schedule_step_ranges_count_as_a1111_does() -> None:
+    from sdstudio.engine.prompt_schedule import prompt_schedule, step_ranges
+
+    assert step_ranges(prompt_schedule("[cat:dog:0.5]", 4), 4) == [(1, 3, "cat"), (4, 4, "dog")]
+    assert step_ranges(prompt_schedule("[a|b]", 4), 4) == [(1, 2, "a"), (3, 3, "b"), (4, 4, "a")]
+    assert step_ranges(prompt_schedule("plain", 10), 10) == [(1, 10, "plain")]
