@@ -91,6 +91,7 @@ class NetworkBrowser(QWidget):
         self.tree.currentItemChanged.connect(self._on_current)
         self.details.linkActivated.connect(self._on_link)
         catalog.changed.connect(self.reload)
+        catalog.described.connect(self._on_described)
         self.reload()
 
     # ---- contents ---------------------------------------------------------------------------------
@@ -168,6 +169,20 @@ class NetworkBrowser(QWidget):
             self._show_summary()
             return
         self.details.setText(details_html(entry))
+        self.catalog.describe(entry)  # a server's file: its metadata is asked for now
+
+    def _on_described(self, described: NetworkEntry) -> None:
+        """A server's metadata came: the entry's row and, if it is selected, the details show it."""
+        for group in range(self.tree.topLevelItemCount()):
+            parent = self.tree.topLevelItem(group)
+            for i in range(parent.childCount()):
+                item = parent.child(i)
+                entry: NetworkEntry = item.data(0, ENTRY_ROLE)
+                if (entry.kind, entry.name) == (described.kind, described.name):
+                    item.setData(0, ENTRY_ROLE, described)
+                    item.setText(1, described.base_model)
+                    if item is self.tree.currentItem():
+                        self.details.setText(details_html(described))
 
     def _on_clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         entry: NetworkEntry | None = item.data(0, ENTRY_ROLE)
@@ -201,11 +216,14 @@ def details_html(entry: NetworkEntry) -> str:
     lines = [f"<b>{html.escape(entry.name)}</b> &middot; {kind}"]
     if entry.alias:
         lines.append(f"Trained as: {html.escape(entry.alias)}")
-    lines.append(f"Base model: {html.escape(entry.base_model) or 'not stated'}")
+    if not entry.described:
+        lines.append("Asking the server what the file says of itself...")
+    else:
+        lines.append(f"Base model: {html.escape(entry.base_model) or 'not stated'}")
     if entry.trigger_words:
         words = ", ".join(f'<a href="word:{i}">{html.escape(word)}</a>' for i, word in enumerate(entry.trigger_words))
         lines.append(f"Trigger words (click to insert): {words}")
-    elif entry.kind == "lora":
+    elif entry.kind == "lora" and entry.described:
         lines.append("Trigger words: none in the file")
     if entry.problem:
         lines.append(f'<span style="color:#e55b5b">{html.escape(entry.problem)}</span>')

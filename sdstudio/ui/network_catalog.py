@@ -11,21 +11,23 @@ watched: dropping a LoRA into `loras/` shows it without a restart.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
-from sdstudio.engine.discovery import NetworkInfo, discover_networks, network_dirs
+from sdstudio.engine.discovery import NetworkInfo, discover_networks, network_dirs, trigger_words
 from sdstudio.engine.safetensors_header import read_header
 from sdstudio.errors import SdStudioError
 
 KINDS = ("lora", "embedding", "vae")
 UNREADABLE = "Its safetensors header cannot be read: the file is truncated or not a safetensors file."
+MetadataSource = Callable[[str, str], Awaitable[dict[str, str]]]  # (kind, name) -> the file's metadata
 RESCAN_DELAY_MS = 300  # a copy of many files changes a folder many times: scan once it settles
 
 
@@ -41,6 +43,7 @@ class NetworkEntry:
     trigger_words: tuple[str, ...] = ()
     problem: str = ""  # why the header could not be read ("" when it could)
     location: str = ""  # where it is when not on this computer: a server's URL
+    described: bool = True  # False: a server's file whose metadata has not been asked for yet
 
     @property
     def where(self) -> str:
@@ -117,10 +120,21 @@ def _scan_in_background(relay: _ScanRelay, ref: weakref.ref, number: int, extra:
     relay.finished.emit(ref, number, scan(extra))
 
 
+def with_metadata(entry: NetworkEntry, metadata: dict[str, str]) -> NetworkEntry:
+    """A server's entry with what its file's metadata says (as a scan reads a local file's)."""
+    alias = metadata.get("ss_output_name", "")
+    base = metadata.get("ss_base_model_version") or metadata.get("modelspec.architecture") or ""
+    return replace(entry, alias=alias if alias != entry.name else "", base_model=base,
+                   trigger_words=tuple(trigger_words(metadata)), described=True)
+
+
 class NetworkCatalog(QObject):
-    """The last scan, refreshed on request and when a watched folder changes; `changed` after each scan."""
+    """The last scan, refreshed on request and when a watched folder changes; `changed` after each scan.
+
+    A server's files are described on demand (`describe`): `described(entry)` once its metadata came."""
 
     changed = Signal()
+    described = Signal(object)  # NetworkEntry, now with its metadata
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -137,14 +151,40 @@ class NetworkCatalog(QObject):
         self._relay = _scan_relay()
         self._server: Scan | None = None  # a backend's own files, listed instead of the scan's
         self._server_refresh: Callable[[], None] | None = None
+        self._server_metadata: MetadataSource | None = None
+        self._describing: dict[tuple[str, str], asyncio.Task] = {}  # kept: the loop holds tasks weakly
         self.server = ""  # where the listed files are when not on this computer ("" when they are)
 
-    def show_server(self, names: dict[str, list[str]], where: str, refresh: Callable[[], None]) -> None:
-        """List a backend's own files by kind; `refresh` asks it to look again (Rescan)."""
-        self._server = Scan({kind: [NetworkEntry(name, kind, Path(name), location=where)
+    def show_server(self, names: dict[str, list[str]], where: str, refresh: Callable[[], None],
+                    metadata: MetadataSource | None = None) -> None:
+        """List a backend's own files by kind; `refresh` asks it to look again (Rescan), `metadata`
+        for what a file says of itself (asked when an entry is first shown in detail)."""
+        self._server = Scan({kind: [NetworkEntry(name, kind, Path(name), location=where, described=kind == "vae")
                                     for name in names.get(kind, [])] for kind in KINDS})
-        self._server_refresh, self.server = refresh, where
+        self._server_refresh, self._server_metadata, self.server = refresh, metadata, where
         self.changed.emit()
+
+    def describe(self, entry: NetworkEntry) -> None:
+        """Ask the server for an entry's metadata in the background; `described` when it comes."""
+        key = (entry.kind, entry.name)
+        if entry.described or self._server_metadata is None or key in self._describing:
+            return
+        self._describing[key] = asyncio.ensure_future(self._describe(entry, self._server_metadata, self._server))
+
+    async def _describe(self, entry: NetworkEntry, source: MetadataSource, listing: Scan | None) -> None:
+        try:
+            metadata = await source(entry.kind, entry.name)
+        except Exception:  # noqa: BLE001 - a server that cannot say leaves the entry as it was
+            metadata = {}
+        finally:
+            self._describing.pop((entry.kind, entry.name), None)
+        if listing is None or listing is not self._server or not shiboken6.isValid(self):
+            return  # another listing is shown by now
+        described = with_metadata(entry, metadata)
+        entries = listing.entries.get(entry.kind, [])
+        listing.entries[entry.kind] = [described if (e.kind, e.name) == (entry.kind, entry.name) else e
+                                       for e in entries]
+        self.described.emit(described)
 
     def show_local(self) -> None:
         """Back to this computer's files (the last scan)."""

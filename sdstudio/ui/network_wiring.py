@@ -93,7 +93,8 @@ class NetworkWiring:
         if any(value is None for value in names.values()):
             self.networks.show_local()
             return
-        self.networks.show_server(names, where or self.backend.name, self.backend.refresh)
+        self.networks.show_server(names, where or self.backend.name, self.backend.refresh,
+                                  self.backend.network_metadata)
 
     def refresh_networks(self) -> None:
         """The model folders changed (added, rescanned): LoRAs, embeddings and VAEs too."""

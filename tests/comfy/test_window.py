@@ -97,6 +97,10 @@ def test_the_window_connects_lists_the_servers_checkpoints_and_greys_out_what_it
     assert listed == [("lora", LORA_NAME, comfy_server.url)] + [("embedding", name, comfy_server.url)
                                                                 for name in EMBEDDING_NAMES]
     assert browser.snippet(browser.entries_shown()[0]) == f"<lora:{LORA_NAME}:1>"
+    browser.tree.setCurrentItem(browser.tree.topLevelItem(0).child(0))  # the server is asked what it says
+    qtbot.waitUntil(lambda: "ink style" in browser.details.text(), timeout=30_000)
+    assert "Base model: sd_v1" in browser.details.text() and "Trained as: inkstyle" in browser.details.text()
+    assert browser.tree.topLevelItem(0).child(0).text(1) == "sd_v1"
     assert [vae.itemData(i) for i in range(vae.count())] == ["", VAE_NAME.removesuffix(".safetensors")]
     with qtbot.waitSignal(window.backend.models_changed, timeout=30_000):
         window.rescan_action.trigger()  # File > Rescan Models reads the server's lists again

@@ -95,6 +95,18 @@ class ComfyBackend(QObject):
         names = (file_stem(name) for connection in self.connections for name in getattr(connection.client.info, field))
         return sorted(set(names), key=str.lower)
 
+    async def network_metadata(self, kind: str, name: str) -> dict[str, str]:
+        """What a server's LoRA or embedding file says of itself (kohya's ss_* keys, modelspec.*),
+        from the first server that has it; {} when none says anything."""
+        field, folder = {"lora": ("loras", "loras"), "embedding": ("embeddings", "embeddings")}[kind]
+        for connection in self.connections:
+            for candidate in getattr(connection.client.info, field):
+                if file_stem(candidate) == name:
+                    filename = candidate if kind == "lora" else f"{candidate}.safetensors"
+                    with contextlib.suppress(SdStudioError):
+                        return await connection.client.file_metadata(folder, filename)
+        return {}
+
     def refresh(self) -> None:
         """Re-read every server's files in the background; `models_changed` when done."""
         async def reread() -> None:

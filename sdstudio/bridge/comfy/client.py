@@ -162,6 +162,17 @@ class ComfyClient:
                 self._raise_for(response, "/view", data.decode("utf-8", "replace"))
             return data
 
+    async def file_metadata(self, folder: str, filename: str) -> dict[str, str]:
+        """A .safetensors file's `__metadata__` (trigger words, base model) from `/view_metadata`;
+        {} when it has none or is another kind of file (the server answers 404)."""
+        if not filename.lower().endswith(".safetensors"):
+            return {}
+        try:
+            answer = await self.get_json(f"/view_metadata/{folder}", filename=filename)
+        except ServerError:
+            return {}
+        return {str(key): str(value) for key, value in answer.items()} if isinstance(answer, dict) else {}
+
     async def history(self, prompt_id: str) -> dict[str, Any] | None:
         """The finished prompt's entry (outputs, status), or None while it is not finished."""
         return (await self.get_json(f"/history/{prompt_id}")).get(prompt_id)

@@ -72,6 +72,9 @@ class LocalBackend(QObject):
     def refresh(self) -> None:
         self.models_changed.emit()  # the folders are read by whoever lists them
 
+    async def network_metadata(self, kind: str, name: str) -> dict[str, str]:
+        return {}  # the catalog reads this computer's files itself
+
     def submit(self, job: Any, parent: QObject | None = None) -> JobHandle:
         """Queue `job` (a typed job of sdstudio.bridge.jobs); the engine thread starts on first use.
         The backend keeps the handle until the engine thread is done with it."""
