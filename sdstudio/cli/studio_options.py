@@ -16,7 +16,7 @@ from pathlib import Path
 from sdstudio.engine.requests import GenerationRequest, HiresFix, Upscaler
 from sdstudio.errors import InputError
 
-HIRES_FLAGS = ("hires_scale", "hires_steps", "hires_denoise", "hires_upscaler")
+HIRES_FLAGS = ("hires_scale", "hires_steps", "hires_denoise", "hires_upscaler", "hires_prompt", "hires_negative")
 
 
 def add_network_options(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +38,10 @@ def add_hires_options(parser: argparse.ArgumentParser) -> None:
                         help="hires fix: how much the second pass changes, 0-1 (default 0.5)")
     parser.add_argument("--hires-upscaler", choices=[u.value for u in Upscaler], default=None,
                         help="hires fix: latent (bicubic, default) or lanczos (in pixels)")
+    parser.add_argument("--hires-prompt", default=None, metavar="TEXT",
+                        help="hires fix: the second pass's prompt (A1111's Hires prompt; default: the prompt)")
+    parser.add_argument("--hires-negative", default=None, metavar="TEXT",
+                        help="hires fix: the second pass's negative prompt (default: the negative prompt)")
 
 
 def lora_tag(option: str) -> str:
@@ -69,6 +73,8 @@ def _hires(args: argparse.Namespace) -> HiresFix | None:
         steps=defaults.steps if stated["hires_steps"] is None else stated["hires_steps"],
         denoise=defaults.denoise if stated["hires_denoise"] is None else stated["hires_denoise"],
         upscaler=Upscaler(stated["hires_upscaler"] or defaults.upscaler),
+        prompt=stated["hires_prompt"] or "",
+        negative_prompt=stated["hires_negative"] or "",
     )
 
 

@@ -20,6 +20,7 @@ from sdstudio.engine.components import LoadedModel
 from sdstudio.engine.conditioning import Conditioning, CondSchedule, Encoded
 from sdstudio.engine.job_clock import LONG_JOB_SECONDS, JobClock, StepRates
 from sdstudio.engine.latents import decode, encode, encode_tensor
+from sdstudio.engine.prompt_syntax import parse_prompt
 from sdstudio.engine.prompting import PromptEncoder
 from sdstudio.engine.requests import (
     GeneratedImage,
@@ -183,11 +184,27 @@ class Engine:
             constant = CondSchedule.constant(start.cond)
             return constant, constant
         order = getattr(make_scheduler(request.sampler, model.scheduler_config), "order", 1)
-        timelines = [(request.steps * order, None)]
-        if request.hires is not None:
-            timelines.append((request.steps * order, hires.hires_steps(request) * order))
-        schedules = self._schedules(request.prompt, request.negative_prompt, request.clip_skip, timelines)
-        return schedules[0], (schedules[1] if request.hires is not None else None)
+        first = (request.steps * order, None)
+        prompts, skip = (request.prompt, request.negative_prompt), request.clip_skip
+        if request.hires is None:
+            return self._schedules(*prompts, skip, [first])[0], None
+        second = (request.steps * order, hires.hires_steps(request) * order)
+        if request.hires.prompts(request) == prompts:
+            cond, hires_cond = self._schedules(*prompts, skip, [first, second])
+            return cond, hires_cond
+        # A1111's hires prompt: the second pass's own texts (and LoRAs); the first pass's LoRAs are
+        # activated last, so they are the ones in force when the job starts
+        (hires_cond,) = self._schedules(*request.hires.prompts(request), skip, [second])
+        (cond,) = self._schedules(*prompts, skip, [first])
+        return cond, hires_cond
+
+    def _switch_loras(self, request: GenerationRequest, prompt: str) -> None:
+        """Between hires fix's passes, when its hires prompt names other LoRAs than the prompt."""
+        assert request.hires is not None
+        ours, theirs = (tuple((t.name, t.te_weight, t.unet_weight) for t in parse_prompt(text).loras)
+                        for text in (request.prompt, request.hires.prompts(request)[0]))
+        if ours != theirs:
+            self.prompt_encoder().prepare(prompt)
 
     def generate(
         self,
@@ -268,9 +285,14 @@ class Engine:
             cancel,
             request.keep_trajectory,
         )
-        if second is not None:
+        if second is not None and request.hires is not None:
             later = hires.shifted(callback, len(state.timesteps), total)
-            latents = hires.second_pass(model, second, hires_cond, latents, request.cfg_scale, generator, later, cancel)
+            self._switch_loras(request, request.hires.prompts(request)[0])
+            try:
+                latents = hires.second_pass(model, second, hires_cond, latents, request.cfg_scale, generator, later,
+                                            cancel)
+            finally:
+                self._switch_loras(request, request.prompt)  # the next image's first pass
         image = decode(model.vae, latents)[0]
         if request.mode is Mode.INPAINT:
             image = inpaint.paste_back(init_image, image, self._sized_mask(request), request.mask_feather)

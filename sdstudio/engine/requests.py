@@ -50,12 +50,19 @@ class Upscaler(StrEnum):
 @dataclass(frozen=True)
 class HiresFix:
     """A1111's hires fix: generate at the base size, upscale by `scale`, then img2img at `denoise`
-    for `steps` steps (0 = the base job's step count)."""
+    for `steps` steps (0 = the base job's step count), with A1111's "Hires prompt" and "Hires
+    negative prompt" when given ("" = the job's own, as in A1111)."""
 
     scale: float = 2.0
     steps: int = 0
     denoise: float = 0.5
     upscaler: Upscaler = Upscaler.LATENT
+    prompt: str = ""
+    negative_prompt: str = ""
+
+    def prompts(self, request: GenerationRequest) -> tuple[str, str]:
+        """The second pass's (prompt, negative prompt)."""
+        return self.prompt or request.prompt, self.negative_prompt or request.negative_prompt
 
 
 def hires_size(width: int, height: int, scale: float) -> tuple[int, int]:

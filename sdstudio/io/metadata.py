@@ -113,6 +113,11 @@ def _hires_and_network_settings(request: GenerationRequest) -> dict[str, Any]:
         if hires.steps:
             settings["Hires steps"] = hires.steps
         settings["Hires upscaler"] = UPSCALER_WORDS.get(Upscaler(hires.upscaler), str(hires.upscaler))
+        prompt, negative = hires.prompts(request)
+        if prompt != request.prompt:  # A1111 writes them only when they differ
+            settings["Hires prompt"] = prompt
+        if negative != request.negative_prompt:
+            settings["Hires negative prompt"] = negative
     settings.update(network_settings(request))
     return settings
 
@@ -213,8 +218,11 @@ class ParsedParameters:
         word = str(self.settings.get("Hires upscaler", "")).strip().lower()
         upscaler = Upscaler.LATENT if word.startswith("latent") else Upscaler.LANCZOS
         denoise = self._float("Denoising strength")
+        prompt, negative = (str(self.settings.get(key, "")) for key in ("Hires prompt", "Hires negative prompt"))
         return HiresFix(scale=scale, steps=self._int("Hires steps") or 0,
-                        denoise=0.7 if denoise is None else denoise, upscaler=upscaler)
+                        denoise=0.7 if denoise is None else denoise, upscaler=upscaler,
+                        prompt="" if prompt == self.prompt else prompt,
+                        negative_prompt="" if negative == self.negative_prompt else negative)
 
     @property
     def lora_hashes(self) -> dict[str, str]:

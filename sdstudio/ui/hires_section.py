@@ -6,7 +6,7 @@ is bound to the generation model, which turns the values into a `HiresFix` in th
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QGroupBox, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGroupBox, QLineEdit, QSpinBox, QVBoxLayout, QWidget
 
 from sdstudio.engine.requests import Upscaler
 from sdstudio.ui.model import MAX_STEPS, GenerationModel
@@ -39,13 +39,22 @@ class HiresSection(QGroupBox):
         self.upscaler.setToolTip("Latent: upscale the latents (fast, softer); Lanczos: upscale the decoded pixels")
         self.upscaler.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.upscaler.setMinimumContentsLength(8)
+        self.prompt = QLineEdit()
+        self.prompt.setPlaceholderText("Same as the prompt")
+        self.prompt.setClearButtonEnabled(True)
+        self.prompt.setToolTip("The refining pass's own prompt (A1111's Hires prompt), e.g. more detail words; "
+                               "empty = the prompt. Its <lora:...> tags apply to that pass")
+        self.negative = QLineEdit()
+        self.negative.setPlaceholderText("Same as the negative prompt")
+        self.negative.setClearButtonEnabled(True)
+        self.negative.setToolTip("The refining pass's own negative prompt; empty = the negative prompt")
 
         self.body = QWidget()
         rows = QVBoxLayout(self.body)
         rows.setContentsMargins(0, 0, 0, 0)
         rows.setSpacing(5)
         for text, widget in (("Scale", self.scale), ("Steps", self.steps), ("Denoise", self.denoise),
-                             ("Upscaler", self.upscaler)):
+                             ("Upscaler", self.upscaler), ("Prompt", self.prompt), ("Negative", self.negative)):
             rows.addWidget(labelled(text, widget))
         self._layout = QVBoxLayout(self)
         self._layout.addWidget(self.body)
@@ -55,6 +64,8 @@ class HiresSection(QGroupBox):
         bind(model, "hires_steps", self.steps, "value")
         bind(model, "hires_denoise", self.denoise, "value")
         bind(model, "hires_upscaler", self.upscaler, "currentData")
+        bind(model, "hires_prompt", self.prompt, "text")
+        bind(model, "hires_negative", self.negative, "text")
         self.toggled.connect(self._fold)
         self._fold(self.isChecked())
 

@@ -63,6 +63,8 @@ class GenerationModel(ObservableObject):
     hires_steps = Property(0)  # 0 = as many as the base pass
     hires_denoise = Property(0.5)
     hires_upscaler = Property(Upscaler.LATENT.value)
+    hires_prompt = Property("")  # A1111's Hires prompt; "" = the prompt
+    hires_negative = Property("")
     fit_policy = Property("auto")  # how an opened image is brought to a multiple of 8
 
     # ---- derived values -------------------------------------------------------------------------
@@ -81,7 +83,8 @@ class GenerationModel(ObservableObject):
         if not self.hires_enabled:
             return None
         return HiresFix(scale=self.hires_scale, steps=self.hires_steps, denoise=self.hires_denoise,
-                        upscaler=Upscaler(self.hires_upscaler))
+                        upscaler=Upscaler(self.hires_upscaler), prompt=self.hires_prompt,
+                        negative_prompt=self.hires_negative)
 
     def next_seed(self) -> int:
         """The seed for the next job: as shown when locked, else a fresh random one (shown at once)."""
@@ -139,3 +142,5 @@ class GenerationModel(ObservableObject):
             self.hires_denoise = _clamp(float(hires.denoise), 0.01, 1.0)
             upscaler = str(hires.upscaler).lower()
             self.hires_upscaler = upscaler if upscaler in set(Upscaler) else Upscaler.LATENT.value
+        self.hires_prompt = hires.prompt if hires is not None else ""
+        self.hires_negative = hires.negative_prompt if hires is not None else ""

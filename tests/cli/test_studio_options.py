@@ -66,6 +66,8 @@ def test_clip_skip_vae_and_hires_flags_fill_the_request(network_folders, tmp_pat
     assert request.hires == HiresFix(scale=1.5, steps=10, denoise=0.4, upscaler=Upscaler.LANCZOS)
     assert parsed_request("--hires-denoise", "0.3").hires == HiresFix(2.0, 0, 0.3, Upscaler.LATENT)
     assert parsed_request().hires is None and parsed_request().clip_skip == 1
+    hires = parsed_request("--hires-prompt", "a cat, sharp", "--hires-negative", "ugly").hires
+    assert hires == HiresFix(2.0, 0, 0.5, Upscaler.LATENT, prompt="a cat, sharp", negative_prompt="ugly")
 
 
 @pytest.mark.parametrize(

@@ -113,3 +113,32 @@ def test_every_stretch_is_translated_like_a_prompt() -> None:
     prompt = translate_prompt("[(cat:1.2) BREAK hat:[dog]:0.5]", ("EasyNegative",))
     (cat, dog) = prompt.timed(PassTiming(steps=4))
     assert cat.chunks == ("(cat:1.2)", "hat") and dog.chunks == ("(dog:0.9091)",)
+
+
+def test_a1111s_hires_prompt_conditions_the_second_ksampler_with_its_own_loras() -> None:
+    from sdstudio.bridge.comfy.samplers import ComfySampler
+    from sdstudio.bridge.comfy.server_info import ServerInfo
+    from sdstudio.bridge.comfy.workflow import Uploads, generation_graph, server_files
+    from sdstudio.engine.requests import GenerationRequest, HiresFix
+
+    info = ServerInfo(("m.safetensors",), ("euler",), ("normal",), frozenset(), loras=("ink.safetensors",
+                                                                                          "paper.safetensors"))
+    request = GenerationRequest("a cat <lora:ink:1>", negative_prompt="blurry", steps=4, width=64, height=64,
+                                hires=HiresFix(scale=1.5, prompt="a cat, sharp <lora:paper:0.5>"))
+    graph = generation_graph(request, "m.safetensors", ComfySampler("euler", "normal"), Uploads(), False,
+                             server_files(request, info, "http://s"))
+
+    def source(link, wanted):  # follow a link back to the first node of a class
+        node = graph[link[0]]
+        while node["class_type"] != wanted:
+            link = next(value for value in node["inputs"].values() if isinstance(value, list))
+            node = graph[link[0]]
+        return node["inputs"]
+
+    first, second = (node["inputs"] for node in graph.values() if node["class_type"] == "KSampler")
+    assert source(first["positive"], "CLIPTextEncode")["text"] == "a cat "
+    assert source(second["positive"], "CLIPTextEncode")["text"] == "a cat, sharp "
+    assert source(second["negative"], "CLIPTextEncode")["text"] == "blurry"  # empty: the job's own
+    assert source(first["model"], "LoraLoader")["lora_name"] == "ink.safetensors"
+    assert source(second["model"], "LoraLoader")["lora_name"] == "paper.safetensors"
+    assert source(second["model"], "LoraLoader")["strength_model"] == 0.5

@@ -253,3 +253,37 @@ def test_sdxl_switches_both_encoders_and_the_pooled_embedding(sdxl_engine):
     assert [torch.equal(p, rocket) for p in unet.pooled] == [True, True, True, False]
     assert torch.equal(unet.pooled[-1], boat)
     assert np.array_equal(pixels(sdxl_engine, job("a [rocket:boat:99]")), pixels(sdxl_engine, job("a rocket")))
+
+
+def test_a1111s_hires_prompt_conditions_the_second_pass(sd_engine):
+    hires = HiresFix(scale=1.5, steps=4, denoise=0.5, prompt="a dog", negative_prompt="ugly")  # 2 hires calls
+    request = job("a cat", negative_prompt="blurry", hires=hires)
+    assert positives(sd_engine, request, {"cat": "a cat", "dog": "a dog"}) == ["cat"] * 4 + ["dog"] * 2
+    blurry, ugly = (sd_engine.conditioning("a cat", text).negative for text in ("blurry", "ugly"))
+    with UnetCalls(sd_engine.model.unet) as unet:
+        sd_engine.generate(request)
+    assert [torch.equal(negative, blurry) for negative, _ in unet.calls] == [True] * 4 + [False] * 2
+    assert torch.equal(unet.calls[-1][0], ugly)
+    # an empty hires prompt is the prompt itself (A1111), and the hires prompt is scheduled too
+    same = job("a cat", hires=HiresFix(scale=1.5, steps=4, denoise=0.5, prompt=""))
+    assert positives(sd_engine, same, {"cat": "a cat"}) == ["cat"] * 6
+    edited = job("a cat", hires=HiresFix(scale=1.5, steps=8, denoise=0.5, prompt="[a cat:a dog:1.25]"))
+    assert positives(sd_engine, edited, {"cat": "a cat", "dog": "a dog"}) == ["cat"] * 7 + ["dog"]
+
+
+def test_a_hires_prompt_with_other_loras_switches_them_for_the_second_pass(engine, folders):
+    from tests.engine.network_files import kohya_lora, write_lora
+    from tests.tiny_models import tiny_sd_pipeline
+
+    loras, _ = folders
+    write_lora(loras, "ink", kohya_lora(tiny_sd_pipeline(seed=0), seed=1))
+    write_lora(loras, "paper", kohya_lora(tiny_sd_pipeline(seed=0), seed=2))
+    active: list[list[str]] = []
+    handle = engine.model.unet.register_forward_pre_hook(
+        lambda *_: active.append([lora.tag.name for lora in engine.prompt_encoder().active]))
+    hires = HiresFix(scale=1.5, steps=4, denoise=0.5, prompt="a cat <lora:paper:0.8>")
+    try:
+        engine.generate(job("a cat <lora:ink:1>", hires=hires, batch_count=2))
+    finally:
+        handle.remove()
+    assert active == ([["ink"]] * 4 + [["paper"]] * 2) * 2  # each image: ink, then paper, then ink again

@@ -1,6 +1,7 @@
 """A1111 parameters written by us read back exactly; real A1111 and ComfyUI metadata read right."""
 
 import json
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -63,6 +64,21 @@ def test_reads_real_a1111_text():
     assert parsed.settings["Lora hashes"] == "detail: 1a2b3c, style: 4d5e6f"
     assert parsed.settings["Hires upscaler"] == "R-ESRGAN 4x+"
     assert parsed.model == "sd_xl_base_1.0" and parsed.strength == 0.35
+
+
+def test_a1111s_hires_prompts_are_read_and_written_only_when_they_differ():
+    from sdstudio.engine.requests import HiresFix
+
+    text = ("a cat\nNegative prompt: blurry\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 512x512, "
+            'Denoising strength: 0.4, Hires prompt: "a cat, sharp: 8k", Hires upscale: 2, Hires upscaler: Latent, '
+            "Hires negative prompt: blurry")
+    hires = parse_parameters(text).hires
+    assert (hires.prompt, hires.negative_prompt) == ("a cat, sharp: 8k", "")  # the same as the job's: ""
+    request = GenerationRequest("a cat", negative_prompt="blurry", hires=HiresFix(prompt="a cat, sharp: 8k"))
+    written = format_parameters(request, "m")
+    assert 'Hires prompt: "a cat, sharp: 8k"' in written and "Hires negative prompt" not in written
+    assert parse_parameters(written).hires.prompt == "a cat, sharp: 8k"
+    assert "Hires prompt" not in format_parameters(replace(request, hires=HiresFix(prompt="a cat")), "m")
 
 
 def test_old_a1111_sampler_spelling_and_unknown_samplers():

@@ -4,6 +4,7 @@ and brush and feather defaults that fit a small image; plus the hires/VAE/clip-s
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 from PIL import Image
@@ -122,6 +123,10 @@ def test_hires_vae_and_clip_skip_controls_reach_the_request(qtbot, make_window, 
     c.clip_skip.setValue(2)
     request = window.build_request()
     assert request.hires == HiresFix(scale=1.5, steps=3, denoise=0.4, upscaler=Upscaler.LANCZOS)
+    qtbot.keyClicks(c.hires.prompt, "a cat, sharp")  # A1111's Hires prompt; empty = the prompt
+    assert window.build_request().hires.prompt == "a cat, sharp" and window.build_request().hires.negative_prompt == ""
+    window.controls.apply_request(replace(request, hires=replace(request.hires, negative_prompt="ugly")))
+    assert c.hires.prompt.text() == "" and c.hires.negative.text() == "ugly"  # a restored image's own
     assert request.vae == "/vaes/b.safetensors" and request.clip_skip == 2
     assert c.vae.currentText() == "b.safetensors"
 

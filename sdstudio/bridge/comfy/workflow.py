@@ -15,7 +15,7 @@ One graph makes one image: a batch is one graph per seed, so that each image has
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sdstudio.bridge.comfy.prompt_translation import ComfyPrompt, PassTiming, find_lora, translate_prompt
@@ -61,6 +61,9 @@ class ServerFiles:
     negative: ComfyPrompt
     loras: tuple[tuple[str, float, float], ...] = ()  # (file, strength_clip, strength_model)
     vae: str = ""  # "" = the checkpoint's own
+    hires_prompt: ComfyPrompt | None = None  # A1111's hires prompts (None: the prompts above)
+    hires_negative: ComfyPrompt | None = None
+    hires_loras: tuple[tuple[str, float, float], ...] = ()
 
 
 def find_vae(name: str, vaes: tuple[str, ...], server: str) -> str:
@@ -78,11 +81,34 @@ def server_files(request: GenerationRequest, info: ServerInfo, server: str) -> S
     prompt = translate_prompt(request.prompt, info.embeddings)
     negative = translate_prompt(request.negative_prompt, info.embeddings)
     # the negative prompt's tags are cut out but not applied, as in A1111 (and our engine)
+    loras = _server_loras(prompt, info, server)
+    vae = find_vae(request.vae, info.vaes, server) if request.vae else ""
+    files = ServerFiles(prompt, negative, loras, vae)
+    if request.hires is None or request.hires.prompts(request) == (request.prompt, request.negative_prompt):
+        return files
+    hires_prompt, hires_negative = (translate_prompt(text, info.embeddings) for text in request.hires.prompts(request))
+    return replace(files, hires_prompt=hires_prompt, hires_negative=hires_negative,
+                   hires_loras=_server_loras(hires_prompt, info, server))
+
+
+def _server_loras(prompt: ComfyPrompt, info: ServerInfo, server: str) -> tuple[tuple[str, float, float], ...]:
     loras = tuple((find_lora(tag.name, info.loras, server), tag.te_weight, tag.unet_weight) for tag in prompt.loras)
     if len({file for file, _, _ in loras}) < len(loras):
         raise InputError("the same LoRA is named twice in the prompt; give it once with one weight")
-    vae = find_vae(request.vae, info.vaes, server) if request.vae else ""
-    return ServerFiles(prompt, negative, loras, vae)
+    return loras
+
+
+def _model_chain(graph: Graph, loader: str, loras: tuple[tuple[str, float, float], ...], clip_skip: int
+                 ) -> tuple[Link, Link]:
+    """The checkpoint's model and CLIP through a LoraLoader per LoRA, then CLIPSetLastLayer for clip skip."""
+    model, clip = [loader, 0], [loader, 1]
+    for lora, strength_clip, strength_model in loras:
+        node = graph.add("LoraLoader", model=model, clip=clip, lora_name=lora, strength_model=strength_model,
+                         strength_clip=strength_clip)
+        model, clip = [node, 0], [node, 1]
+    if clip_skip > 1:
+        clip = [graph.add("CLIPSetLastLayer", clip=clip, stop_at_clip_layer=-clip_skip), 0]
+    return model, clip
 
 
 class _Encoder:
@@ -128,15 +154,10 @@ def generation_graph(request: GenerationRequest, checkpoint: str, sampler: Comfy
         files = server_files(request, ServerInfo((), (), (), frozenset()), "the server")
     graph = Graph()
     loader = graph.add("CheckpointLoaderSimple", ckpt_name=checkpoint)
-    model, clip, vae = [loader, 0], [loader, 1], [loader, 2]
-    for lora, strength_clip, strength_model in files.loras:
-        node = graph.add("LoraLoader", model=model, clip=clip, lora_name=lora, strength_model=strength_model,
-                         strength_clip=strength_clip)
-        model, clip = [node, 0], [node, 1]
+    vae: Link = [loader, 2]
+    model, clip = _model_chain(graph, loader, files.loras, request.clip_skip)
     if files.vae:
         vae = [graph.add("VAELoader", vae_name=files.vae), 0]
-    if request.clip_skip > 1:
-        clip = [graph.add("CLIPSetLastLayer", clip=clip, stop_at_clip_layer=-request.clip_skip), 0]
     encoder = _Encoder(graph, clip)
     denoise = 1.0 if request.mode is Mode.TXT2IMG else float(request.strength)
     first_pass = PassTiming(request.steps, denoise, img2img=request.mode is not Mode.TXT2IMG)
@@ -165,6 +186,9 @@ def generation_graph(request: GenerationRequest, checkpoint: str, sampler: Comfy
                     sampler_name=sampler.sampler_name, scheduler=sampler.scheduler)
     sampled = [graph.add("KSampler", latent_image=latent, steps=request.steps, denoise=denoise, **settings), 0]
     if request.hires is not None and request.mode is Mode.TXT2IMG:
+        if files.hires_prompt is not None and files.hires_loras != files.loras:  # its own LoRAs: its own chain
+            hires_model, hires_clip = _model_chain(graph, loader, files.hires_loras, request.clip_skip)
+            settings, encoder = dict(settings, model=hires_model), _Encoder(graph, hires_clip)
         sampled = _hires_pass(graph, request, sampled, vae, settings, encoder, files)
     decoded = graph.add("VAEDecode", samples=sampled, vae=vae)
     graph.add(OUTPUT_NODE, images=[decoded, 0])
@@ -189,8 +213,9 @@ def _hires_pass(graph: Graph, request: GenerationRequest, latent: Link, vae: Lin
                               crop="disabled"), 0]
     steps = hires.steps or request.steps
     second_pass = PassTiming(steps, float(hires.denoise), first_pass_steps=request.steps)
-    settings = dict(settings, positive=encoder.prompt(files.prompt, second_pass),
-                    negative=encoder.prompt(files.negative, second_pass))
+    prompt, negative = files.hires_prompt or files.prompt, files.hires_negative or files.negative
+    settings = dict(settings, positive=encoder.prompt(prompt, second_pass),
+                    negative=encoder.prompt(negative, second_pass))
     return [graph.add("KSampler", latent_image=upscaled, steps=steps, denoise=float(hires.denoise), **settings), 0]
 
 
