@@ -88,12 +88,19 @@ def vae_settings(request: GenerationRequest) -> dict[str, str]:
 
 
 def network_settings(request: GenerationRequest) -> dict[str, str]:
-    """`Lora hashes` for the prompt's LoRA tags and `TI hashes` for the embeddings the prompts use."""
+    """`Lora hashes` for the prompts' LoRA tags and `TI hashes` for the embeddings the prompts use
+    (a hires fix's own prompts included, as A1111 lists them)."""
     settings = {}
-    loras = [(name, path) for name in lora_names(request.prompt) if (path := _find("lora", name)) is not None]
+    positives, negatives = [request.prompt], [request.negative_prompt]
+    if request.hires is not None:
+        hires_prompt, hires_negative = request.hires.prompts(request)
+        positives.append(hires_prompt)
+        negatives.append(hires_negative)
+    names = dict.fromkeys(name for text in positives for name in lora_names(text))  # negatives' are not applied
+    loras = [(name, path) for name in names if (path := _find("lora", name)) is not None]
     if text := _hash_list(loras, hashes.lora_hash):
         settings["Lora hashes"] = text
-    if text := _hash_list(used_embeddings(request.prompt, request.negative_prompt), hashes.embedding_hash):
+    if text := _hash_list(used_embeddings(*dict.fromkeys(positives + negatives)), hashes.embedding_hash):
         settings["TI hashes"] = text
     return settings
 
@@ -144,7 +151,8 @@ def missing_resources(
     discovery cannot find here), and a hires upscaler we do not have (Lanczos stands in for it)."""
     missing: list[Missing] = []
     lora_hashes = parse_hash_list(settings.get("Lora hashes", ""))
-    names = {_a1111_name(name).lower(): name for name in lora_names(prompt)}
+    hires_prompt = settings.get("Hires prompt", "")  # its LoRAs act on the second pass
+    names = {_a1111_name(name).lower(): name for name in [*lora_names(prompt), *lora_names(hires_prompt)]}
     for name in lora_hashes:
         names.setdefault(name.lower(), name)
     for key, name in names.items():

@@ -129,6 +129,26 @@ def test_real_a1111_latent_hires_without_steps_and_a_lora_without_hashes(network
     assert [item.name for item in parsed.missing] == ["BlueArchive10", "Neg1", "Negative"]
 
 
+def test_a_hires_prompts_loras_and_embeddings_get_their_hashes(network_folders):
+    write(network_folders["lora"] / "add_detail.safetensors", 1)
+    write(network_folders["lora"] / "sharp.safetensors", 2)
+    write(network_folders["embedding"] / "EasyNegative.safetensors", 3)
+    hires = HiresFix(prompt="a castle <lora:sharp:0.5>", negative_prompt="easynegative")
+    text = format_parameters(GenerationRequest("a castle <lora:add_detail:0.8>", "blurry", hires=hires), "m")
+    hashes = parse_parameters(text)
+    assert list(hashes.lora_hashes) == ["add_detail", "sharp"] and list(hashes.embedding_hashes) == ["EasyNegative"]
+    assert hashes.missing == []
+
+
+def test_a_hires_prompts_loras_are_named_when_missing(network_folders):
+    text = ("a cat <lora:ink:1>\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 512x512, "
+            'Denoising strength: 0.4, Hires prompt: "a cat, sharp <lora:detail:0.5>", Hires upscale: 2, '
+            "Hires upscaler: Latent")
+    parsed = parse_parameters(text)
+    assert [str(item) for item in parsed.missing] == ["LoRA 'ink'", "LoRA 'detail'"]
+    assert parsed.hires.prompt == "a cat, sharp <lora:detail:0.5>"
+
+
 def test_hires_resize_to_a_size_becomes_a_scale_and_a_bad_scale_is_unreadable(network_folders):
     resized = parse_parameters("a\nSteps: 20, Size: 512x768, Denoising strength: 0.4, Hires resize: 1024x1536, "
                                "Hires upscaler: Lanczos")
