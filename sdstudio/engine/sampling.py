@@ -111,64 +111,50 @@ def denoise(
     cancelled job stops within one block.
     """
     with cancellable(model.unet, cancel):
-        return _run(model, scheduler, cond, state, cfg_scale, size, generator, on_step, cancel, keep_trajectory)
-
-
-def _run(
-    model: LoadedModel,
-    scheduler: SchedulerMixin,
-    cond: Conditioning | CondSchedule,
-    state: LoopState,
-    cfg_scale: float,
-    size: tuple[int, int],
-    generator: torch.Generator,
-    on_step: StepCallback | None,
-    cancel: threading.Event | None,
-    keep_trajectory: bool,
-) -> torch.Tensor:
-    guided = cfg_scale > 1.0
-    schedule = cond if isinstance(cond, CondSchedule) else CondSchedule.constant(cond)
-    step_cond = schedule.at(state.first_step)
-    extras = _unet_extras(model, step_cond, *size, guided)
-    step_kwargs = _step_kwargs(scheduler, generator)
-    layout = unet_layout(model)
-    latents, timesteps = state.latents, state.timesteps
-    total = len(timesteps)
-    for i, t in enumerate(timesteps):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-        if (now := schedule.at(state.first_step + i)) is not step_cond:  # an edit or alternation switches here
-            step_cond, extras = now, _unet_extras(model, now, *size, guided)
-        model_input = scheduler.scale_model_input(torch.cat([latents] * 2) if guided else latents, t)
-        unet_input = model_input
-        if state.extra_channels is not None:
-            extra = torch.cat([state.extra_channels] * 2) if guided else state.extra_channels
-            unet_input = torch.cat([model_input, extra], dim=1)
-        if layout is not None:
-            unet_input = unet_input.contiguous(memory_format=layout)
-        noise_pred = model.unet(unet_input, t, return_dict=False, **extras)[0]
-        if guided:
-            noise_uncond, noise_text = noise_pred.chunk(2)
-            noise_pred = noise_uncond + cfg_scale * (noise_text - noise_uncond)
-        x0 = None
-        if on_step is not None or keep_trajectory:
-            x0 = predicted_x0(noise_pred, model_input[:1], _alpha_bar(scheduler, t), model.prediction_type)
-        latents = scheduler.step(noise_pred, t, latents, return_dict=False, **step_kwargs)[0]
-        if state.mask is not None:
-            latents = _keep_known_region(scheduler, state, latents, timesteps, i)
-        if keep_trajectory:
-            state.trajectory.append(latents.detach().to("cpu", torch.float32).clone())
-            state.denoised.append(x0.detach().to("cpu", torch.float32).clone())
-        if on_step is not None:
-            on_step(i + 1, total, x0)
-    return latents
+        guided = cfg_scale > 1.0
+        schedule = cond if isinstance(cond, CondSchedule) else CondSchedule.constant(cond)
+        step_cond = schedule.at(state.first_step)
+        extras = _unet_extras(model, step_cond, *size, guided)
+        step_kwargs = _step_kwargs(scheduler, generator)
+        layout = unet_layout(model)
+        latents, timesteps = state.latents, state.timesteps
+        total = len(timesteps)
+        for i, t in enumerate(timesteps):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            if (now := schedule.at(state.first_step + i)) is not step_cond:  # an edit or alternation switches here
+                step_cond, extras = now, _unet_extras(model, now, *size, guided)
+            model_input = scheduler.scale_model_input(torch.cat([latents] * 2) if guided else latents, t)
+            unet_input = model_input
+            if state.extra_channels is not None:
+                extra = torch.cat([state.extra_channels] * 2) if guided else state.extra_channels
+                unet_input = torch.cat([model_input, extra], dim=1)
+            if layout is not None:
+                unet_input = unet_input.contiguous(memory_format=layout)
+            noise_pred = model.unet(unet_input, t, return_dict=False, **extras)[0]
+            if guided:
+                noise_uncond, noise_text = noise_pred.chunk(2)
+                noise_pred = noise_uncond + cfg_scale * (noise_text - noise_uncond)
+            x0 = None
+            if on_step is not None or keep_trajectory:
+                x0 = predicted_x0(noise_pred, model_input[:1], _alpha_bar(scheduler, t), model.prediction_type)
+            latents = scheduler.step(noise_pred, t, latents, return_dict=False, **step_kwargs)[0]
+            if state.mask is not None:
+                latents = _keep_known_region(scheduler, state, latents, timesteps, i)
+            if keep_trajectory:
+                state.trajectory.append(latents.detach().to("cpu", torch.float32).clone())
+                state.denoised.append(x0.detach().to("cpu", torch.float32).clone())
+            if on_step is not None:
+                on_step(i + 1, total, x0)
+        return latents
 
 
 def unet_layout(model: LoadedModel) -> torch.memory_format | None:
     """The memory layout the UNet's input is given in: channels-last (NHWC) on the CPU, where oneDNN's
     convolutions tend to run faster on it, and every convolution after the first follows the input's
     layout. One full-size SD 1.5 UNet call at 256x256 (CFG batch of 2), interleaved on a busy 2-core
-    machine: 0.80x the NCHW time with 2 threads, 0.56x with 1 (medians of 3, noisy); the output is
+    machine: 0.80x the NCHW time with 2 threads, 0.56x with 1 (medians of 3, noisy); on a quiet one
+    it neither gains nor loses (2.47 s vs 2.53 s), and weights in channels-last lose (3.29 s); the output is
     the same to ~2e-6. The VAE decoder gained nothing (1.02x), so it is left alone. Elsewhere (None)
     the input stays as it is, so a GPU's own choice (or a UNet converted to channels-last) stands."""
     return torch.channels_last if model.device.type == "cpu" else None
